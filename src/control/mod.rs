@@ -1,0 +1,185 @@
+//! The control socket: how thin clients (FPM workers, cron, CLI calls) ask
+//! the owner process things, over the Unix socket `harp.sock` in the state
+//! directory.
+//!
+//! Wire format, documented in docs/PROTOCOL.md: each message is a frame of
+//! a 4-byte big-endian length followed by that many bytes of JSON; a frame
+//! is at most `MAX_FRAME` bytes. The client sends a request object
+//! `{"v":1,"op":"status"}` and reads one response object, either
+//! `{"ok":true,"result":…}` or `{"ok":false,"kind":"…","message":"…"}`.
+//! A connection may carry any number of request/response pairs.
+//!
+//! Notifications do not use this socket: they go through the outbox, so
+//! they cost no round trip and survive the owner being down.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{HarpError, Result};
+
+/// File name of the socket inside the state directory.
+pub const SOCKET_FILE: &str = "harp.sock";
+/// Largest frame either side accepts.
+pub const MAX_FRAME: usize = 1024 * 1024;
+/// Protocol version spoken here.
+pub const VERSION: u32 = 1;
+
+/// A request from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// The owner's status.
+    Status,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Request {
+    v: u32,
+    #[serde(flatten)]
+    op: Op,
+}
+
+/// Encodes a request frame.
+pub fn encode_request(op: &Op) -> Result<Vec<u8>> {
+    frame(&serde_json::to_vec(&Request {
+        v: VERSION,
+        op: op.clone(),
+    })
+    .map_err(|e| HarpError::Internal(format!("encoding request: {e}")))?)
+}
+
+/// Decodes a request body (without the length prefix).
+pub fn decode_request(body: &[u8]) -> Result<Op> {
+    let req: Request = serde_json::from_slice(body)
+        .map_err(|e| HarpError::Protocol(format!("malformed request: {e}")))?;
+    if req.v != VERSION {
+        return Err(HarpError::Protocol(format!(
+            "request version {} is not supported; this owner speaks version {VERSION}",
+            req.v
+        )));
+    }
+    Ok(req.op)
+}
+
+/// Encodes a response frame for a result.
+pub fn encode_response(result: &Result<Value>) -> Vec<u8> {
+    let v = match result {
+        Ok(r) => serde_json::json!({ "ok": true, "result": r }),
+        Err(e) => serde_json::json!({ "ok": false, "kind": e.kind(), "message": e.to_string() }),
+    };
+    // A Value always serialises; an empty body would make the client fail
+    // cleanly with a protocol error anyway.
+    frame(&serde_json::to_vec(&v).unwrap_or_default()).unwrap_or_default()
+}
+
+/// Decodes a response body into the result it carries.
+pub fn decode_response(body: &[u8]) -> Result<Value> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| HarpError::Protocol(format!("malformed response: {e}")))?;
+    match v.get("ok").and_then(Value::as_bool) {
+        Some(true) => Ok(v.get("result").cloned().unwrap_or(Value::Null)),
+        Some(false) => {
+            let kind = v.get("kind").and_then(Value::as_str).unwrap_or("protocol");
+            let msg = v
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("the owner reported an error without a message");
+            Err(HarpError::from_remote(kind, msg.to_string()))
+        }
+        None => Err(HarpError::Protocol("response without \"ok\"".into())),
+    }
+}
+
+fn frame(body: &[u8]) -> Result<Vec<u8>> {
+    if body.len() > MAX_FRAME {
+        return Err(HarpError::Protocol(format!(
+            "frame of {} bytes exceeds the limit of {MAX_FRAME}",
+            body.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// Checks a frame's length prefix.
+pub fn frame_len(prefix: [u8; 4]) -> Result<usize> {
+    let n = u32::from_be_bytes(prefix) as usize;
+    if n > MAX_FRAME {
+        return Err(HarpError::Protocol(format!(
+            "frame of {n} bytes exceeds the limit of {MAX_FRAME}"
+        )));
+    }
+    Ok(n)
+}
+
+/// Sends one request to the owner of `dir` and waits for its answer.
+/// A fresh connection per call: nothing is shared between processes, so a
+/// forked child can never reuse its parent's connection.
+pub fn request(dir: &Path, op: &Op, timeout: Duration) -> Result<Value> {
+    let path = dir.join(SOCKET_FILE);
+    let mut s = UnixStream::connect(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+            HarpError::NotRunning {
+                dir: dir.to_path_buf(),
+            }
+        }
+        _ => HarpError::storage(format!("connecting to {}", path.display()), e),
+    })?;
+    let io = |e: std::io::Error| {
+        HarpError::Protocol(format!(
+            "talking to the owner over {}: {e}",
+            path.display()
+        ))
+    };
+    s.set_read_timeout(Some(timeout)).map_err(io)?;
+    s.set_write_timeout(Some(timeout)).map_err(io)?;
+    s.write_all(&encode_request(op)?).map_err(io)?;
+    let mut prefix = [0u8; 4];
+    s.read_exact(&mut prefix).map_err(io)?;
+    let mut body = vec![0u8; frame_len(prefix)?];
+    s.read_exact(&mut body).map_err(io)?;
+    decode_response(&body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_and_responses_round_trip() {
+        let f = encode_request(&Op::Status).unwrap();
+        let n = frame_len([f[0], f[1], f[2], f[3]]).unwrap();
+        assert_eq!(decode_request(&f[4..4 + n]).unwrap(), Op::Status);
+
+        let ok = encode_response(&Ok(serde_json::json!({"a": 1})));
+        assert_eq!(decode_response(&ok[4..]).unwrap()["a"], 1);
+        let bad = encode_response(&Err(HarpError::Config("nope".into())));
+        let err = decode_response(&bad[4..]).unwrap_err();
+        assert_eq!(err.kind(), "config");
+        assert!(err.to_string().contains("nope"));
+    }
+
+    #[test]
+    fn malformed_input_is_a_protocol_error() {
+        assert!(decode_request(b"{").is_err());
+        assert!(decode_request(br#"{"v":1,"op":"launch_missiles"}"#).is_err());
+        let e = decode_request(br#"{"v":9,"op":"status"}"#).unwrap_err();
+        assert!(e.to_string().contains("version 9"), "{e}");
+        assert!(frame_len((MAX_FRAME as u32 + 1).to_be_bytes()).is_err());
+        assert!(decode_response(b"[]").is_err());
+    }
+
+    #[test]
+    fn no_owner_means_not_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = request(dir.path(), &Op::Status, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(e.kind(), "not_running");
+    }
+}

@@ -1,0 +1,46 @@
+//! Small file-system helpers shared by the modules that write to disk.
+
+use std::fs;
+use std::path::Path;
+
+use crate::error::{HarpError, Result};
+
+/// fsyncs a directory, so a rename or a new file in it survives a crash.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| HarpError::storage(format!("syncing directory {}", dir.display()), e))
+}
+
+/// Creates the state directory (mode 0700) if it does not exist, and checks
+/// that it is a writable directory. Returns its canonical path.
+pub fn prepare_state_dir(dir: &Path) -> Result<std::path::PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.as_os_str().is_empty() {
+        return Err(HarpError::Config(
+            "no state directory given: pass one, or set harp.state_dir in php.ini".into(),
+        ));
+    }
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                HarpError::Config(format!(
+                    "cannot create state directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+    }
+    let canon = dir.canonicalize().map_err(|e| {
+        HarpError::Config(format!("state directory {}: {e}", dir.display()))
+    })?;
+    if !canon.is_dir() {
+        return Err(HarpError::Config(format!(
+            "state directory {} is not a directory",
+            canon.display()
+        )));
+    }
+    Ok(canon)
+}

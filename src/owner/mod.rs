@@ -1,0 +1,371 @@
+//! The owner: the one process per state directory that runs the node.
+//!
+//! `Owner::open` takes the owner lock, loads (or creates) the device key and
+//! opens the store: no thread yet. `start` spawns one background thread that
+//! runs a tokio runtime; everything networked lives there. The PHP thread
+//! and the runtime share only plain Rust data (`Shared`), never a Zend
+//! value, and events reach PHP through a queue that `poll` drains.
+//!
+//! A panic in the runtime is caught where the runtime thread starts; the
+//! next call on the owner reports it as an error, and `start` can run the
+//! runtime again.
+
+pub mod lock;
+mod runtime;
+pub mod watch;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::{HarpError, Result};
+use crate::identity::{DeviceId, DeviceKey};
+use crate::outbox;
+use crate::store::{Change, Store};
+use lock::OwnerLock;
+
+/// Events kept for `poll` before the oldest are dropped.
+pub const EVENT_QUEUE_LIMIT: usize = 10_000;
+
+/// Settings of a node, from the constructor's options and php.ini.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// A human name for this device, shown to peers.
+    pub name: String,
+    /// The QUIC listen address (used once the network layer runs).
+    pub listen: String,
+    /// Whether to announce and browse on mDNS.
+    pub mdns: bool,
+}
+
+/// Something that happened, for `Node::poll`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// What happened: `local_change` for now; the sync layer adds
+    /// `file_updated`, `file_deleted`, `conflict`, `peer_found`, `peer_lost`.
+    pub kind: String,
+    /// The folder concerned, if any.
+    pub folder: Option<String>,
+    /// The path concerned, if any.
+    pub path: Option<String>,
+    /// The device concerned, in text form.
+    pub device: Option<String>,
+    /// A content or entry hash, hex, if any.
+    pub hash: Option<String>,
+    /// For `local_change`: the change's sequence number in the store.
+    pub seq: Option<u64>,
+    /// When it happened, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Writes a warning to the owner's stderr, where `harp serve`, systemd or
+/// `occ harp:daemon` show it.
+pub fn warn(msg: &str) {
+    eprintln!("harp: warning: {msg}");
+}
+
+/// State shared by the PHP thread and the runtime thread.
+pub struct Shared {
+    dir: PathBuf,
+    device_id: DeviceId,
+    config: Config,
+    store: Store,
+    pid: u32,
+    started: Mutex<Option<Instant>>,
+    events: Mutex<VecDeque<Event>>,
+    events_cv: Condvar,
+    events_dropped: AtomicU64,
+    crashed: Mutex<Option<String>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn push_event(&self, ev: Event) {
+        let mut q = self.events.lock();
+        if q.len() >= EVENT_QUEUE_LIMIT {
+            q.pop_front();
+            self.events_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        q.push_back(ev);
+        self.events_cv.notify_one();
+    }
+
+    fn set_error(&self, e: &HarpError) {
+        warn(&e.to_string());
+        *self.last_error.lock() = Some(e.to_string());
+    }
+
+    /// The status as `Node::status` and the control socket report it.
+    pub fn status(&self, role: &str) -> Result<Value> {
+        let changes = self.store.change_count()?;
+        let outbox = match self.store.outbox_position()? {
+            Some((g, off)) => outbox::count_after(&self.dir, g, off)?,
+            None => outbox::count_after(&self.dir, [0; 16], 0)?,
+        };
+        let started = *self.started.lock();
+        Ok(json!({
+            "version": crate::VERSION,
+            "device_id": self.device_id.to_string(),
+            "name": self.config.name,
+            "state_dir": self.dir.display().to_string(),
+            "role": role,
+            "running": started.is_some(),
+            "pid": self.pid,
+            "listen": self.config.listen,
+            "mdns": self.config.mdns,
+            "folders": [],
+            "peers": [],
+            "transfers": [],
+            "outbox": outbox,
+            "changes": changes,
+            "uptime_s": started.map(|s| s.elapsed().as_secs()),
+            "events_dropped": self.events_dropped.load(Ordering::Relaxed),
+            "last_error": *self.last_error.lock(),
+        }))
+    }
+
+    /// Takes everything waiting in the outbox into the store; returns how
+    /// many changes it recorded. Runs on a blocking thread of the runtime.
+    fn intake(&self) -> Result<u64> {
+        crate::error::debug_panic_point("runtime.intake");
+        let mut total = 0u64;
+        loop {
+            let pos = self.store.outbox_position()?;
+            let Some(batch) = outbox::read(&self.dir, pos)? else {
+                return Ok(total);
+            };
+            for d in &batch.damage {
+                warn(&format!("outbox damage at {}: {d}", self.dir.display()));
+            }
+            if pos == Some((batch.generation, batch.end)) {
+                return Ok(total);
+            }
+            let notices: Vec<_> = batch.records.iter().map(|t| t.notice.clone()).collect();
+            let now = now_ms();
+            let seqs =
+                self.store
+                    .record_changes(&notices, (batch.generation, batch.end), now)?;
+            outbox::write_hint(&self.dir, &batch.generation, batch.end);
+            total += seqs.len() as u64;
+            for (n, seq) in notices.into_iter().zip(seqs) {
+                self.push_event(Event {
+                    kind: "local_change".into(),
+                    folder: Some(n.folder),
+                    path: Some(n.path),
+                    device: Some(self.device_id.to_string()),
+                    hash: None,
+                    seq: Some(seq),
+                    time_ms: now,
+                });
+            }
+            if !batch.more {
+                if batch.end >= RETIRE_AT {
+                    outbox::retire_if_drained(&self.dir, &batch.generation, batch.end)?;
+                }
+                return Ok(total);
+            }
+        }
+    }
+
+    /// When idle: replace a drained outbox with a fresh one.
+    fn retire_outbox(&self) -> Result<()> {
+        if let Some((g, end)) = self.store.outbox_position()? {
+            if end > outbox::HEADER_LEN {
+                outbox::retire_if_drained(&self.dir, &g, end)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A drained outbox larger than this is replaced at once; smaller ones wait
+/// for an idle moment.
+const RETIRE_AT: u64 = 1024 * 1024;
+
+struct RuntimeThread {
+    thread: JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// The owner of a state directory.
+pub struct Owner {
+    shared: Arc<Shared>,
+    runtime: Option<RuntimeThread>,
+    _lock: OwnerLock,
+}
+
+impl Owner {
+    /// Takes ownership of `dir` (creating it on first use), loads or
+    /// creates the device key and opens the store. Starts no thread.
+    pub fn open(dir: &Path, config: Config) -> Result<Self> {
+        let dir = crate::fsutil::prepare_state_dir(dir)?;
+        let lock = OwnerLock::acquire(&dir)?;
+        let key = DeviceKey::load_or_create(&dir)?;
+        let store = Store::open(&dir)?;
+        let shared = Arc::new(Shared {
+            device_id: key.device_id(),
+            dir,
+            config,
+            store,
+            pid: lock.pid(),
+            started: Mutex::new(None),
+            events: Mutex::new(VecDeque::new()),
+            events_cv: Condvar::new(),
+            events_dropped: AtomicU64::new(0),
+            crashed: Mutex::new(None),
+            last_error: Mutex::new(None),
+        });
+        Ok(Owner {
+            shared,
+            runtime: None,
+            _lock: lock,
+        })
+    }
+
+    /// This device's ID.
+    pub fn device_id(&self) -> DeviceId {
+        self.shared.device_id
+    }
+
+    /// The canonical state directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The pid that owns the directory.
+    pub fn pid(&self) -> u32 {
+        self.shared.pid
+    }
+
+    /// If the runtime crashed since the last call, reports it once.
+    fn check_crash(&mut self) -> Result<()> {
+        if let Some(msg) = self.shared.crashed.lock().take() {
+            if let Some(rt) = self.runtime.take() {
+                let _ = rt.thread.join();
+            }
+            return Err(HarpError::Internal(format!(
+                "the node's runtime stopped: {msg}; call start() to run it again"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts the runtime thread: control socket, outbox intake. Returns
+    /// once the socket is listening, or with the error that prevented it.
+    /// Starting a running node does nothing.
+    pub fn start(&mut self) -> Result<()> {
+        let _ = self.check_crash();
+        if self.runtime.is_some() {
+            return Ok(());
+        }
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let shared = self.shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("harp-runtime".into())
+            .spawn(move || runtime::run(shared, ready_tx, stop_rx))
+            .map_err(|e| HarpError::Internal(format!("cannot spawn the runtime thread: {e}")))?;
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(())) => {
+                self.runtime = Some(RuntimeThread {
+                    thread,
+                    stop: stop_tx,
+                });
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = stop_tx.send(true);
+                let _ = thread.join();
+                let msg = self
+                    .shared
+                    .crashed
+                    .lock()
+                    .take()
+                    .unwrap_or_else(|| "it did not come up within 30 s".into());
+                Err(HarpError::Internal(format!(
+                    "the node's runtime failed to start: {msg}"
+                )))
+            }
+        }
+    }
+
+    /// Stops the runtime thread: takes what waits in the outbox a last time,
+    /// closes the socket, joins the thread. Stopping a stopped node does
+    /// nothing.
+    pub fn stop(&mut self) -> Result<()> {
+        self.check_crash()?;
+        if let Some(rt) = self.runtime.take() {
+            let _ = rt.stop.send(true);
+            if rt.thread.join().is_err() {
+                return Err(HarpError::Internal("the runtime thread panicked".into()));
+            }
+            self.check_crash()?;
+        }
+        Ok(())
+    }
+
+    /// Whether the runtime is running.
+    pub fn running(&self) -> bool {
+        self.runtime.is_some() && self.shared.crashed.lock().is_none()
+    }
+
+    /// The owner's status.
+    pub fn status(&mut self) -> Result<Value> {
+        self.check_crash()?;
+        self.shared.status("owner")
+    }
+
+    /// The next event, waiting up to `timeout` for one.
+    pub fn poll(&mut self, timeout: Duration) -> Result<Option<Event>> {
+        self.check_crash()?;
+        let deadline = Instant::now() + timeout;
+        let mut q = self.shared.events.lock();
+        loop {
+            if let Some(ev) = q.pop_front() {
+                return Ok(Some(ev));
+            }
+            if self
+                .shared
+                .events_cv
+                .wait_until(&mut q, deadline)
+                .timed_out()
+            {
+                return Ok(q.pop_front());
+            }
+        }
+    }
+
+    /// Recorded local changes after sequence number `after`, at most `limit`.
+    pub fn changes(&mut self, after: u64, limit: usize) -> Result<Vec<Change>> {
+        self.check_crash()?;
+        self.shared.store.changes(after, limit)
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            let _ = rt.stop.send(true);
+            let _ = rt.thread.join();
+        }
+    }
+}

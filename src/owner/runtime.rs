@@ -1,0 +1,219 @@
+//! The runtime thread: a tokio runtime that serves the control socket and
+//! takes notifications from the outbox. Everything here runs off the PHP
+//! thread; it reaches PHP only through `Shared`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::watch::DirWatch;
+use super::{warn, Shared};
+use crate::control::{self, Op, SOCKET_FILE};
+use crate::error::{panic_message, HarpError, Result};
+
+/// How often intake looks at the outbox without being woken.
+const INTAKE_TICK: Duration = Duration::from_secs(1);
+/// A client that sends half a frame is dropped after this long.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Body of the runtime thread. Never unwinds: a panic anywhere in it is
+/// caught here and left in `shared.crashed` for the PHP thread.
+pub(super) fn run(
+    shared: Arc<Shared>,
+    ready: std::sync::mpsc::Sender<Result<()>>,
+    stop: watch::Receiver<bool>,
+) {
+    let s = shared.clone();
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || -> Result<()> {
+        crate::error::debug_panic_point("runtime.thread");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(4)
+            .thread_name("harp-rt")
+            .enable_all()
+            .build()
+            .map_err(|e| HarpError::Internal(format!("cannot build the tokio runtime: {e}")))?;
+        let result = rt.block_on(serve(s, ready, stop));
+        rt.shutdown_timeout(Duration::from_secs(5));
+        result
+    }));
+    *shared.started.lock() = None;
+    let failure = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(p) => Some(format!("panic: {}", panic_message(p.as_ref()))),
+    };
+    if let Some(msg) = failure {
+        warn(&format!("the runtime stopped: {msg}"));
+        *shared.crashed.lock() = Some(msg);
+    }
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    ready: std::sync::mpsc::Sender<Result<()>>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let listener = match bind(&shared) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return Ok(());
+        }
+    };
+    let dir_watch = match DirWatch::new(&shared.dir) {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return Ok(());
+        }
+    };
+    *shared.started.lock() = Some(Instant::now());
+    let _ = ready.send(Ok(()));
+
+    let mut tasks: JoinSet<Result<()>> = JoinSet::new();
+    tasks.spawn(intake_loop(shared.clone(), dir_watch));
+    tasks.spawn(accept_loop(shared.clone(), listener));
+
+    let outcome = tokio::select! {
+        _ = stop.wait_for(|s| *s) => Ok(()),
+        Some(done) = tasks.join_next() => match done {
+            Ok(Ok(())) => Err(HarpError::Internal("a runtime task ended early".into())),
+            Ok(Err(e)) => Err(e),
+            Err(e) if e.is_panic() => Err(HarpError::Internal(format!(
+                "panic: {}",
+                panic_message(e.into_panic().as_ref())
+            ))),
+            Err(e) => Err(HarpError::Internal(format!("runtime task failed: {e}"))),
+        },
+    };
+    tasks.abort_all();
+    let _ = std::fs::remove_file(shared.dir.join(SOCKET_FILE));
+    if outcome.is_ok() {
+        // A clean stop takes what waits, so nothing sits in the outbox
+        // until the next start.
+        let s = shared.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.intake()).await {
+            shared.set_error(&e);
+        }
+    }
+    outcome
+}
+
+fn bind(shared: &Shared) -> Result<UnixListener> {
+    let path = shared.dir.join(SOCKET_FILE);
+    // We hold the owner lock, so a socket file left here is from an owner
+    // that died: remove it.
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(HarpError::storage(format!("removing {}", path.display()), e)),
+    }
+    let listener = UnixListener::bind(&path).map_err(|e| {
+        if path.as_os_str().len() >= 108 {
+            HarpError::Config(format!(
+                "the state directory path is too long for a Unix socket ({} bytes; the limit is 107): choose a shorter state directory",
+                path.as_os_str().len()
+            ))
+        } else {
+            HarpError::storage(format!("listening on {}", path.display()), e)
+        }
+    })?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| HarpError::storage(format!("chmod {}", path.display()), e))?;
+    Ok(listener)
+}
+
+async fn intake_loop(shared: Arc<Shared>, dir_watch: DirWatch) -> Result<()> {
+    loop {
+        let s = shared.clone();
+        match tokio::task::spawn_blocking(move || s.intake()).await {
+            Ok(Ok(_)) => {}
+            // Storage trouble (a full disk, say) is reported and retried on
+            // the next wake-up or tick; nothing was taken, so nothing is lost.
+            Ok(Err(e)) => shared.set_error(&e),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(HarpError::Internal(format!("intake task failed: {e}"))),
+        }
+        tokio::select! {
+            r = dir_watch.changed() => r?,
+            _ = tokio::time::sleep(INTAKE_TICK) => {
+                let s = shared.clone();
+                match tokio::task::spawn_blocking(move || s.retire_outbox()).await {
+                    Ok(Err(e)) => shared.set_error(&e),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: UnixListener) -> Result<()> {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                tokio::spawn(serve_client(shared.clone(), stream));
+            }
+            Err(e) => {
+                // EMFILE and friends: report, back off, carry on.
+                warn(&format!("control socket accept failed: {e}"));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Serves one client connection: request frames in, response frames out,
+/// until the client closes or sends something malformed.
+async fn serve_client(shared: Arc<Shared>, mut stream: UnixStream) {
+    loop {
+        let mut prefix = [0u8; 4];
+        match stream.read_exact(&mut prefix).await {
+            Ok(_) => {}
+            Err(_) => return, // closed
+        }
+        let result = match control::frame_len(prefix) {
+            Ok(n) => {
+                let mut body = vec![0u8; n];
+                match tokio::time::timeout(FRAME_TIMEOUT, stream.read_exact(&mut body)).await {
+                    Ok(Ok(_)) => match control::decode_request(&body) {
+                        Ok(op) => dispatch(&shared, op).await,
+                        Err(e) => Err(e),
+                    },
+                    _ => return,
+                }
+            }
+            Err(e) => Err(e),
+        };
+        let fatal = matches!(&result, Err(HarpError::Protocol(_)));
+        if let Err(HarpError::Protocol(m)) = &result {
+            warn(&format!("control socket: {m}"));
+        }
+        if stream
+            .write_all(&control::encode_response(&result))
+            .await
+            .is_err()
+            || fatal
+        {
+            return;
+        }
+    }
+}
+
+async fn dispatch(shared: &Arc<Shared>, op: Op) -> Result<serde_json::Value> {
+    match op {
+        Op::Status => {
+            let s = shared.clone();
+            tokio::task::spawn_blocking(move || s.status("owner"))
+                .await
+                .map_err(|e| HarpError::Internal(format!("status task failed: {e}")))?
+        }
+    }
+}
