@@ -1,0 +1,67 @@
+//! `Harp\Client`: the thin client hooks use, in any PHP process.
+
+use std::path::PathBuf;
+
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::ZendHashTable;
+
+use super::convert::to_array;
+use super::exceptions::guard;
+use super::ini;
+use crate::client;
+
+/// Talks to the node that owns a state directory, from any PHP process:
+/// FPM workers, cron, CLI. Starts no thread and keeps no connection, so it
+/// is safe in forked children and costs nothing between calls.
+#[php_class]
+#[php(name = "Harp\\Client")]
+pub struct Client {
+    inner: client::Client,
+}
+
+/// The state directory to use: the argument, else `harp.state_dir`.
+pub fn state_dir_or_ini(arg: Option<String>) -> PathBuf {
+    match arg {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(ini::get(ini::STATE_DIR)),
+    }
+}
+
+#[php_impl]
+impl Client {
+    /// A client for `$stateDir` (default: the `harp.state_dir` INI setting).
+    /// The directory is created if it does not exist yet, so notifies made
+    /// before the first owner ever ran are kept.
+    pub fn __construct(state_dir: Option<String>) -> PhpResult<Self> {
+        guard(|| {
+            let dir = state_dir_or_ini(state_dir);
+            Ok(Client {
+                inner: client::Client::new(&dir, ini::get_bool(ini::NOTIFY_FSYNC))?,
+            })
+        })
+    }
+
+    /// Tells the owner that `$path` in `$folderId` changed. `$kind` is
+    /// `write`, `delete` or `rename`; a rename passes the old path as
+    /// `$from`. Returns once the change is in the durable outbox: no network
+    /// I/O, no hashing. Throws `InvalidPathException` for a path Harp will
+    /// not sync and `ConfigException` for a bad folder id or kind.
+    #[php(defaults(kind = "\"write\""))]
+    pub fn notify(
+        &self,
+        folder_id: String,
+        path: String,
+        kind: String,
+        from: Option<String>,
+    ) -> PhpResult<()> {
+        guard(|| self.inner.notify(&folder_id, &path, &kind, from.as_deref()))
+    }
+
+    /// The owner's status (see `Node::status`) with `role` = `client`. When
+    /// no owner runs: `running` false, the owner `pid` if one holds the lock
+    /// without running, and `outbox`, the notifies waiting for an owner.
+    pub fn status(&self) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.inner.status())?)
+    }
+}

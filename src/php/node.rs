@@ -1,0 +1,207 @@
+//! `Harp\Node`: the owner of a state directory, in the one PHP process that
+//! runs the node (`harp serve`, `occ harp:daemon`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::ZendHashTable;
+
+use super::client::state_dir_or_ini;
+use super::convert::to_array;
+use super::event::Event;
+use super::exceptions::guard;
+use super::{ini, registry};
+use crate::error::{debug_panic_point, HarpError, Result};
+use crate::owner::{Config, Owner};
+
+/// The node: owns its state directory (one process at a time), its device
+/// key and its store, and runs the networking runtime on a background
+/// thread between `start()` and `stop()`.
+#[php_class]
+#[php(name = "Harp\\Node")]
+pub struct Node {
+    /// `None` only in a forked child, which must never touch the parent's
+    /// runtime or store.
+    owner: Option<Owner>,
+    /// The process that created this object.
+    pid: u32,
+    dir: PathBuf,
+    device_id: String,
+}
+
+fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
+    let mut config = Config {
+        name: ini::get(ini::NAME),
+        listen: ini::get(ini::LISTEN),
+        mdns: ini::get_bool(ini::MDNS),
+    };
+    if let Some(opts) = opts {
+        for (key, val) in opts.iter() {
+            let key = key.to_string();
+            match key.as_str() {
+                "listen" => {
+                    config.listen = val.str().map(str::to_string).ok_or_else(|| {
+                        HarpError::Config("option 'listen' must be a string like '0.0.0.0:4433'".into())
+                    })?
+                }
+                "mdns" => {
+                    config.mdns = val.bool().ok_or_else(|| {
+                        HarpError::Config("option 'mdns' must be true or false".into())
+                    })?
+                }
+                "name" => {
+                    config.name = val.str().map(str::to_string).ok_or_else(|| {
+                        HarpError::Config("option 'name' must be a string".into())
+                    })?
+                }
+                other => {
+                    return Err(HarpError::Config(format!(
+                        "unknown option {other:?}; known options: listen, mdns, name"
+                    )))
+                }
+            }
+        }
+    }
+    config
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .map_err(|_| {
+            HarpError::Config(format!(
+                "listen address {:?} is not an IP:port like 0.0.0.0:4433",
+                config.listen
+            ))
+        })?;
+    if config.name.is_empty() {
+        config.name = hostname();
+    }
+    Ok(config)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "harp".into())
+}
+
+impl Node {
+    /// The owner, if this process is the one that created the node.
+    fn owner(&mut self) -> Result<&mut Owner> {
+        if std::process::id() != self.pid {
+            return Err(HarpError::Config(format!(
+                "this Harp\\Node belongs to process {}; in a forked child use Harp\\Client (status() works as a client)",
+                self.pid
+            )));
+        }
+        self.owner
+            .as_mut()
+            .ok_or_else(|| HarpError::Internal("the node is gone".into()))
+    }
+
+    fn forked(&self) -> bool {
+        std::process::id() != self.pid
+    }
+}
+
+#[php_impl]
+impl Node {
+    /// Opens `$stateDir` (default: the `harp.state_dir` INI setting) as its
+    /// owner: creates the directory and the device key on first use and
+    /// takes the owner lock. Options: `listen` ('0.0.0.0:4433'), `mdns`
+    /// (bool), `name` (this device's name). Throws
+    /// `AlreadyRunningException`, naming the owner's pid, when another
+    /// process owns the directory. Starts no thread: see `start()`.
+    pub fn __construct(state_dir: String, options: Option<&ZendHashTable>) -> PhpResult<Self> {
+        guard(|| {
+            let dir = state_dir_or_ini(Some(state_dir));
+            let config = self::options(options)?;
+            let owner = Owner::open(&dir, config)?;
+            registry::add(owner.dir());
+            Ok(Node {
+                pid: owner.pid(),
+                dir: owner.dir().to_path_buf(),
+                device_id: owner.device_id().to_string(),
+                owner: Some(owner),
+            })
+        })
+    }
+
+    /// This device's ID: 56 base32 characters in 8 dash-separated groups,
+    /// SHA3-256 of the public key with 4 check characters. Compare it aloud
+    /// before trusting a device.
+    pub fn device_id(&self) -> String {
+        self.device_id.clone()
+    }
+
+    /// Starts the runtime on a background thread: the control socket for
+    /// clients and the intake of notifies. Returns once it is listening.
+    /// Starting a running node does nothing.
+    pub fn start(&mut self) -> PhpResult<()> {
+        guard(|| self.owner()?.start())
+    }
+
+    /// Stops the runtime: takes what waits in the outbox, closes the socket
+    /// and joins the thread. Stopping a stopped node does nothing.
+    pub fn stop(&mut self) -> PhpResult<()> {
+        guard(|| self.owner()?.stop())
+    }
+
+    /// The node's state: `device_id`, `name`, `state_dir`, `role`
+    /// ('owner'|'client'), `running`, `pid`, `listen`, `mdns`, `folders`,
+    /// `peers`, `transfers`, `outbox` (notifies not yet taken), `changes`
+    /// (changes recorded), `uptime_s`, `last_error`. In a forked child it
+    /// asks the owner over the socket, as a `Client` would.
+    pub fn status(&mut self) -> PhpResult<ZBox<ZendHashTable>> {
+        let v = guard(|| {
+            debug_panic_point("node.status");
+            if self.forked() {
+                return crate::client::Client::new(&self.dir, false)?.status();
+            }
+            self.owner()?.status()
+        })?;
+        to_array(&v)
+    }
+
+    /// The next event, waiting up to `$timeoutMs` milliseconds; null when
+    /// none came.
+    pub fn poll(&mut self, timeout_ms: i64) -> PhpResult<Option<Event>> {
+        guard(|| {
+            let t = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
+            Ok(self.owner()?.poll(t)?.map(Event::from))
+        })
+    }
+
+    /// The local changes this node has taken from the outbox, oldest first:
+    /// arrays with `seq`, `folder`, `path`, `kind`, `from`, `time_ms` (when
+    /// notified), `pid` (who notified) and `recorded_ms`. `$after` is the
+    /// last `seq` already seen; at most `$limit` are returned.
+    #[php(defaults(after = 0, limit = 1000))]
+    pub fn changes(&mut self, after: i64, limit: i64) -> PhpResult<ZBox<ZendHashTable>> {
+        let v = guard(|| {
+            let after = u64::try_from(after).unwrap_or(0);
+            let limit = usize::try_from(limit).unwrap_or(0).min(100_000);
+            let list = self.owner()?.changes(after, limit)?;
+            serde_json::to_value(list).map_err(|e| HarpError::Internal(e.to_string()))
+        })?;
+        to_array(&v)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.forked() {
+            // A forked child inherited a copy of the parent's runtime handle,
+            // store and lock, but none of its threads. Dropping them would
+            // join threads that do not exist here or close what the parent
+            // still uses: leak them instead; the process is about to exit.
+            if let Some(owner) = self.owner.take() {
+                std::mem::forget(owner);
+            }
+            return;
+        }
+        registry::remove(&self.dir);
+        // Dropping the owner stops the runtime and releases the lock.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.owner.take()));
+    }
+}
