@@ -109,7 +109,11 @@ impl HarpError {
             "config",
             "internal",
         ];
-        let kind = KINDS.iter().find(|k| **k == kind).copied().unwrap_or("protocol");
+        let kind = KINDS
+            .iter()
+            .find(|k| **k == kind)
+            .copied()
+            .unwrap_or("protocol");
         HarpError::Remote { kind, message }
     }
 }

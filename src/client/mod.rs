@@ -96,11 +96,7 @@ pub fn build_notice(folder: &str, path: &str, kind: &str, from: Option<&str>) ->
                 "a rename needs the old path: notify($folder, $newPath, 'rename', $oldPath)".into(),
             ))
         }
-        (_, Some(_)) => {
-            return Err(HarpError::Config(
-                "only a rename takes an old path".into(),
-            ))
-        }
+        (_, Some(_)) => return Err(HarpError::Config("only a rename takes an old path".into())),
         (_, None) => None,
     };
     Ok(Notice {

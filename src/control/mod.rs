@@ -46,11 +46,13 @@ struct Request {
 
 /// Encodes a request frame.
 pub fn encode_request(op: &Op) -> Result<Vec<u8>> {
-    frame(&serde_json::to_vec(&Request {
-        v: VERSION,
-        op: op.clone(),
-    })
-    .map_err(|e| HarpError::Internal(format!("encoding request: {e}")))?)
+    frame(
+        &serde_json::to_vec(&Request {
+            v: VERSION,
+            op: op.clone(),
+        })
+        .map_err(|e| HarpError::Internal(format!("encoding request: {e}")))?,
+    )
 }
 
 /// Decodes a request body (without the length prefix).
@@ -133,10 +135,7 @@ pub fn request(dir: &Path, op: &Op, timeout: Duration) -> Result<Value> {
         _ => HarpError::storage(format!("connecting to {}", path.display()), e),
     })?;
     let io = |e: std::io::Error| {
-        HarpError::Protocol(format!(
-            "talking to the owner over {}: {e}",
-            path.display()
-        ))
+        HarpError::Protocol(format!("talking to the owner over {}: {e}", path.display()))
     };
     s.set_read_timeout(Some(timeout)).map_err(io)?;
     s.set_write_timeout(Some(timeout)).map_err(io)?;

@@ -33,9 +33,9 @@ pub fn prepare_state_dir(dir: &Path) -> Result<std::path::PathBuf> {
                 ))
             })?;
     }
-    let canon = dir.canonicalize().map_err(|e| {
-        HarpError::Config(format!("state directory {}: {e}", dir.display()))
-    })?;
+    let canon = dir
+        .canonicalize()
+        .map_err(|e| HarpError::Config(format!("state directory {}: {e}", dir.display())))?;
     if !canon.is_dir() {
         return Err(HarpError::Config(format!(
             "state directory {} is not a directory",

@@ -120,8 +120,7 @@ impl Notice {
     /// The payload encoding (see the module docs).
     pub fn encode(&self) -> Vec<u8> {
         let from = self.from.as_deref().unwrap_or("");
-        let mut out =
-            Vec::with_capacity(20 + self.folder.len() + self.path.len() + from.len());
+        let mut out = Vec::with_capacity(20 + self.folder.len() + self.path.len() + from.len());
         out.push(PAYLOAD_VERSION);
         out.push(self.kind.code());
         out.extend_from_slice(&self.time_ms.to_le_bytes());
@@ -273,13 +272,9 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
             buf.extend_from_slice(&new_header()?);
         }
         buf.extend_from_slice(&record);
-        let written = file.write_all(&buf).and_then(|()| {
-            if fsync {
-                file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let written =
+            file.write_all(&buf)
+                .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
         if let Err(e) = written {
             // Cut off whatever part was written, so no torn record stays.
             let _ = file.set_len(if start < HEADER_LEN { 0 } else { start });
@@ -383,7 +378,9 @@ pub fn read(dir: &Path, from: Option<(Generation, u64)>) -> Result<Option<Batch>
         let plen = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
         if plen == 0 || plen > MAX_PAYLOAD {
-            batch.damage.push(bad_tail(&format!("record length {plen}")));
+            batch
+                .damage
+                .push(bad_tail(&format!("record length {plen}")));
             pos = buf.len();
             break;
         }
@@ -400,7 +397,9 @@ pub fn read(dir: &Path, from: Option<(Generation, u64)>) -> Result<Option<Batch>
         let payload = &rest[8..8 + plen];
         pos += 8 + plen;
         if crc32fast::hash(payload) != crc {
-            batch.damage.push(format!("offset {abs}: checksum mismatch; record skipped"));
+            batch
+                .damage
+                .push(format!("offset {abs}: checksum mismatch; record skipped"));
             continue;
         }
         match Notice::decode(payload) {
@@ -408,7 +407,9 @@ pub fn read(dir: &Path, from: Option<(Generation, u64)>) -> Result<Option<Batch>
                 notice,
                 end: start + pos as u64,
             }),
-            Err(e) => batch.damage.push(format!("offset {abs}: {e}; record skipped")),
+            Err(e) => batch
+                .damage
+                .push(format!("offset {abs}: {e}; record skipped")),
         }
     }
     batch.end = start + pos as u64;
@@ -563,14 +564,18 @@ mod tests {
             assert_eq!(t.notice, notice(i));
         }
         // Reading from the end finds nothing new.
-        let again = read(dir.path(), Some((b.generation, b.end))).unwrap().unwrap();
+        let again = read(dir.path(), Some((b.generation, b.end)))
+            .unwrap()
+            .unwrap();
         assert!(again.records.is_empty());
         // The hint makes clients count nothing waiting.
         write_hint(dir.path(), &b.generation, b.end);
         assert_eq!(waiting(dir.path()).unwrap(), 0);
         append(dir.path(), &notice(100), false).unwrap();
         assert_eq!(waiting(dir.path()).unwrap(), 1);
-        let next = read(dir.path(), Some((b.generation, b.end))).unwrap().unwrap();
+        let next = read(dir.path(), Some((b.generation, b.end)))
+            .unwrap()
+            .unwrap();
         assert_eq!(next.records.len(), 1);
         assert_eq!(next.records[0].notice, notice(100));
     }
@@ -585,7 +590,9 @@ mod tests {
         assert!(retire_if_drained(dir.path(), &b.generation, b.end)
             .unwrap()
             .is_none());
-        let b2 = read(dir.path(), Some((b.generation, b.end))).unwrap().unwrap();
+        let b2 = read(dir.path(), Some((b.generation, b.end)))
+            .unwrap()
+            .unwrap();
         let new_gen = retire_if_drained(dir.path(), &b2.generation, b2.end)
             .unwrap()
             .unwrap();
@@ -593,7 +600,9 @@ mod tests {
         // A writer after the swap lands in the new generation, and a reader
         // holding the old position starts after the new header.
         append(dir.path(), &notice(2), false).unwrap();
-        let b3 = read(dir.path(), Some((b2.generation, b2.end))).unwrap().unwrap();
+        let b3 = read(dir.path(), Some((b2.generation, b2.end)))
+            .unwrap()
+            .unwrap();
         assert_eq!(b3.generation, new_gen);
         assert_eq!(b3.records.len(), 1);
         assert_eq!(b3.records[0].notice, notice(2));
@@ -632,7 +641,9 @@ mod tests {
         assert_eq!(b.damage.len(), 1);
         assert_eq!(b.end, std::fs::metadata(&path).unwrap().len());
         append(dir.path(), &notice(1), false).unwrap();
-        let b2 = read(dir.path(), Some((b.generation, b.end))).unwrap().unwrap();
+        let b2 = read(dir.path(), Some((b.generation, b.end)))
+            .unwrap()
+            .unwrap();
         assert_eq!(b2.records.len(), 1);
         assert_eq!(b2.records[0].notice, notice(1));
     }

@@ -157,9 +157,9 @@ impl Shared {
             }
             let notices: Vec<_> = batch.records.iter().map(|t| t.notice.clone()).collect();
             let now = now_ms();
-            let seqs =
-                self.store
-                    .record_changes(&notices, (batch.generation, batch.end), now)?;
+            let seqs = self
+                .store
+                .record_changes(&notices, (batch.generation, batch.end), now)?;
             outbox::write_hint(&self.dir, &batch.generation, batch.end);
             total += seqs.len() as u64;
             for (n, seq) in notices.into_iter().zip(seqs) {

@@ -113,7 +113,12 @@ fn bind(shared: &Shared) -> Result<UnixListener> {
     match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(HarpError::storage(format!("removing {}", path.display()), e)),
+        Err(e) => {
+            return Err(HarpError::storage(
+                format!("removing {}", path.display()),
+                e,
+            ))
+        }
     }
     let listener = UnixListener::bind(&path).map_err(|e| {
         if path.as_os_str().len() >= 108 {

@@ -50,7 +50,10 @@ pub fn normalize(path: &str, lenient: bool) -> Result<String> {
             p = rest.trim_start_matches('/');
         }
     } else if p.starts_with('/') {
-        return Err(invalid(path, "is absolute; give a path relative to the folder"));
+        return Err(invalid(
+            path,
+            "is absolute; give a path relative to the folder",
+        ));
     }
     if p.is_empty() {
         return Err(invalid(path, "is empty"));
@@ -165,7 +168,10 @@ mod tests {
         assert_eq!(normalize("/a/b.txt", true).unwrap(), "a/b.txt");
         assert_eq!(normalize("./a", true).unwrap(), "a");
         // NFD "é" becomes NFC.
-        assert_eq!(normalize("cafe\u{301}.txt", false).unwrap(), "caf\u{e9}.txt");
+        assert_eq!(
+            normalize("cafe\u{301}.txt", false).unwrap(),
+            "caf\u{e9}.txt"
+        );
         assert_eq!(normalize(".hidden", false).unwrap(), ".hidden");
     }
 

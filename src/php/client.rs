@@ -1,5 +1,8 @@
 //! `Harp\Client`: the thin client hooks use, in any PHP process.
 
+// Parameter names are PHP's, for named arguments: hence camelCase.
+#![allow(non_snake_case)]
+
 use std::path::PathBuf;
 
 use ext_php_rs::boxed::ZBox;
@@ -15,6 +18,7 @@ use crate::client;
 /// FPM workers, cron, CLI. Starts no thread and keeps no connection, so it
 /// is safe in forked children and costs nothing between calls.
 #[php_class]
+#[php(flags = ext_php_rs::flags::ClassFlags::Final)]
 #[php(name = "Harp\\Client")]
 pub struct Client {
     inner: client::Client,
@@ -33,9 +37,9 @@ impl Client {
     /// A client for `$stateDir` (default: the `harp.state_dir` INI setting).
     /// The directory is created if it does not exist yet, so notifies made
     /// before the first owner ever ran are kept.
-    pub fn __construct(state_dir: Option<String>) -> PhpResult<Self> {
+    pub fn __construct(stateDir: Option<String>) -> PhpResult<Self> {
         guard(|| {
-            let dir = state_dir_or_ini(state_dir);
+            let dir = state_dir_or_ini(stateDir);
             Ok(Client {
                 inner: client::Client::new(&dir, ini::get_bool(ini::NOTIFY_FSYNC))?,
             })
@@ -50,12 +54,12 @@ impl Client {
     #[php(defaults(kind = "\"write\""))]
     pub fn notify(
         &self,
-        folder_id: String,
+        folderId: String,
         path: String,
         kind: String,
         from: Option<String>,
     ) -> PhpResult<()> {
-        guard(|| self.inner.notify(&folder_id, &path, &kind, from.as_deref()))
+        guard(|| self.inner.notify(&folderId, &path, &kind, from.as_deref()))
     }
 
     /// The owner's status (see `Node::status`) with `role` = `client`. When

@@ -27,36 +27,45 @@ pub static ENTRIES: IniEntryDefs<6> = IniEntryDefs::new([
     IniEntryDef::end(),
 ]);
 
-extern "C" {
-    // PHP 8.2: ZEND_API char *zend_ini_string_ex(const char *name,
-    //   size_t name_length, int orig, bool *exists);
-    fn zend_ini_string_ex(
-        name: *const c_char,
-        name_length: usize,
-        orig: c_int,
-        exists: *mut bool,
-    ) -> *mut c_char;
+/// Looks up a function that the PHP binary exports but ext-php-rs does not
+/// bind. Resolving it at run time instead of at link time keeps the `.so`
+/// loadable by `cargo php stubs`, which provides only ext-php-rs's symbols.
+///
+/// # Safety
+/// `F` must be an `extern "C"` function pointer type matching the symbol.
+pub unsafe fn php_symbol<F: Copy>(name: &CStr) -> Option<F> {
+    // SAFETY: dlsym with RTLD_DEFAULT searches the already loaded objects.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    if p.is_null() || std::mem::size_of::<F>() != std::mem::size_of::<*mut libc::c_void>() {
+        return None;
+    }
+    // SAFETY: the caller guarantees `F` is the symbol's function type, and
+    // the sizes match.
+    Some(unsafe { std::mem::transmute_copy::<*mut libc::c_void, F>(&p) })
 }
+
+// PHP 8.2: ZEND_API char *zend_ini_string_ex(const char *name,
+//   size_t name_length, int orig, bool *exists);
+type IniStringEx = unsafe extern "C" fn(*const c_char, usize, c_int, *mut bool) -> *mut c_char;
 
 /// The current value of a setting, as `ini_get()` would return it.
 pub fn get(name: &CStr) -> String {
+    // SAFETY: the symbol has this signature in PHP 8.2.
+    let Some(ini_string_ex) = (unsafe { php_symbol::<IniStringEx>(c"zend_ini_string_ex") }) else {
+        return String::new();
+    };
     let mut exists = false;
     // SAFETY: called on the PHP thread after MINIT; `name` is a valid C
     // string and its length excludes the NUL, as the engine expects. The
     // returned pointer is owned by the engine and copied at once.
-    let ptr = unsafe {
-        zend_ini_string_ex(
-            name.as_ptr(),
-            name.count_bytes(),
-            0,
-            &raw mut exists,
-        )
-    };
+    let ptr = unsafe { ini_string_ex(name.as_ptr(), name.count_bytes(), 0, &raw mut exists) };
     if ptr.is_null() || !exists {
         return String::new();
     }
     // SAFETY: a non-null result is a NUL-terminated string owned by the engine.
-    unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(ptr) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A boolean setting: "1", "on", "yes", "true" (any case) are true.

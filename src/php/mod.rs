@@ -49,11 +49,6 @@ fn startup(_ty: i32, module_number: i32) -> i32 {
     }
 }
 
-extern "C" {
-    // main/php_ini.h: PHPAPI void display_ini_entries(zend_module_entry *module);
-    fn display_ini_entries(module: *mut ModuleEntry);
-}
-
 extern "C" fn info(_module: *mut ModuleEntry) {
     // Not covered by ext-php-rs's panic guard: never let a panic out.
     let _ = catch_unwind(AssertUnwindSafe(|| {
@@ -64,7 +59,11 @@ extern "C" fn info(_module: *mut ModuleEntry) {
         info_table_row!("version", crate::VERSION);
         info_table_row!(
             "build",
-            if cfg!(debug_assertions) { "debug" } else { "release" }
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
         );
         info_table_row!(
             "state directory",
@@ -77,9 +76,15 @@ extern "C" fn info(_module: *mut ModuleEntry) {
         info_table_row!("this process", role.as_str());
         info_table_row!("owner process", owner.as_str());
         info_table_end!();
-        // SAFETY: prints the INI entries registered by this module; called
-        // by the engine with the module's own entry.
-        unsafe { display_ini_entries(_module) };
+        // main/php_ini.h: void display_ini_entries(zend_module_entry *module);
+        // Looked up at run time (see `ini::php_symbol`).
+        type DisplayIni = unsafe extern "C" fn(*mut ModuleEntry);
+        // SAFETY: the symbol, if PHP exports it, has exactly this signature.
+        if let Some(f) = unsafe { ini::php_symbol::<DisplayIni>(c"display_ini_entries") } {
+            // SAFETY: prints the INI entries registered by this module;
+            // called by the engine with the module's own entry.
+            unsafe { f(_module) };
+        }
     }));
 }
 
@@ -91,7 +96,10 @@ fn describe_state_dir(dir: &str) -> (String, String) {
     let path = std::path::Path::new(dir);
     let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     if registry::owns(&canon) {
-        return ("owner".into(), format!("this process (pid {})", std::process::id()));
+        return (
+            "owner".into(),
+            format!("this process (pid {})", std::process::id()),
+        );
     }
     let owner = match crate::owner::lock::probe(&canon) {
         Ok(crate::owner::lock::Ownership::Owned(pid)) => format!("pid {pid}"),

@@ -1,6 +1,9 @@
 //! `Harp\Node`: the owner of a state directory, in the one PHP process that
 //! runs the node (`harp serve`, `occ harp:daemon`).
 
+// Parameter names are PHP's, for named arguments: hence camelCase.
+#![allow(non_snake_case)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -20,6 +23,7 @@ use crate::owner::{Config, Owner};
 /// key and its store, and runs the networking runtime on a background
 /// thread between `start()` and `stop()`.
 #[php_class]
+#[php(flags = ext_php_rs::flags::ClassFlags::Final)]
 #[php(name = "Harp\\Node")]
 pub struct Node {
     /// `None` only in a forked child, which must never touch the parent's
@@ -43,7 +47,9 @@ fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
             match key.as_str() {
                 "listen" => {
                     config.listen = val.str().map(str::to_string).ok_or_else(|| {
-                        HarpError::Config("option 'listen' must be a string like '0.0.0.0:4433'".into())
+                        HarpError::Config(
+                            "option 'listen' must be a string like '0.0.0.0:4433'".into(),
+                        )
                     })?
                 }
                 "mdns" => {
@@ -52,9 +58,10 @@ fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
                     })?
                 }
                 "name" => {
-                    config.name = val.str().map(str::to_string).ok_or_else(|| {
-                        HarpError::Config("option 'name' must be a string".into())
-                    })?
+                    config.name = val
+                        .str()
+                        .map(str::to_string)
+                        .ok_or_else(|| HarpError::Config("option 'name' must be a string".into()))?
                 }
                 other => {
                     return Err(HarpError::Config(format!(
@@ -64,15 +71,12 @@ fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
             }
         }
     }
-    config
-        .listen
-        .parse::<std::net::SocketAddr>()
-        .map_err(|_| {
-            HarpError::Config(format!(
-                "listen address {:?} is not an IP:port like 0.0.0.0:4433",
-                config.listen
-            ))
-        })?;
+    config.listen.parse::<std::net::SocketAddr>().map_err(|_| {
+        HarpError::Config(format!(
+            "listen address {:?} is not an IP:port like 0.0.0.0:4433",
+            config.listen
+        ))
+    })?;
     if config.name.is_empty() {
         config.name = hostname();
     }
@@ -112,9 +116,9 @@ impl Node {
     /// (bool), `name` (this device's name). Throws
     /// `AlreadyRunningException`, naming the owner's pid, when another
     /// process owns the directory. Starts no thread: see `start()`.
-    pub fn __construct(state_dir: String, options: Option<&ZendHashTable>) -> PhpResult<Self> {
+    pub fn __construct(stateDir: String, options: Option<&ZendHashTable>) -> PhpResult<Self> {
         guard(|| {
-            let dir = state_dir_or_ini(Some(state_dir));
+            let dir = state_dir_or_ini(Some(stateDir));
             let config = self::options(options)?;
             let owner = Owner::open(&dir, config)?;
             registry::add(owner.dir());
@@ -165,9 +169,9 @@ impl Node {
 
     /// The next event, waiting up to `$timeoutMs` milliseconds; null when
     /// none came.
-    pub fn poll(&mut self, timeout_ms: i64) -> PhpResult<Option<Event>> {
+    pub fn poll(&mut self, timeoutMs: i64) -> PhpResult<Option<Event>> {
         guard(|| {
-            let t = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
+            let t = Duration::from_millis(u64::try_from(timeoutMs).unwrap_or(0));
             Ok(self.owner()?.poll(t)?.map(Event::from))
         })
     }

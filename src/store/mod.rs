@@ -43,9 +43,11 @@ pub struct Store {
 
 fn err(what: &'static str) -> impl Fn(redb::Error) -> HarpError {
     move |e| match &e {
-        redb::Error::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => HarpError::Storage(
-            format!("{what}: the disk is full; nothing was lost, free space and the node carries on"),
-        ),
+        redb::Error::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
+            HarpError::Storage(format!(
+                "{what}: the disk is full; nothing was lost, free space and the node carries on"
+            ))
+        }
         _ => HarpError::storage(what, e),
     }
 }
@@ -63,7 +65,8 @@ impl Store {
         let txn = db.begin_write().map_err(|e| err("store")(e.into()))?;
         {
             txn.open_table(META).map_err(|e| err("store")(e.into()))?;
-            txn.open_table(CHANGES).map_err(|e| err("store")(e.into()))?;
+            txn.open_table(CHANGES)
+                .map_err(|e| err("store")(e.into()))?;
         }
         txn.commit().map_err(|e| err("store")(e.into()))?;
         Ok(Store { db })
@@ -103,18 +106,17 @@ impl Store {
         let mut seqs = Vec::with_capacity(notices.len());
         {
             let mut changes = txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
-            let mut next = match changes.last().map_err(|x| e(x.into()))? {
+            let first = match changes.last().map_err(|x| e(x.into()))? {
                 Some((k, _)) => k.value() + 1,
                 None => 1,
             };
-            for n in notices {
+            for (seq, n) in (first..).zip(notices) {
                 let mut bytes = n.encode();
                 bytes.extend_from_slice(&now_ms.to_le_bytes());
                 changes
-                    .insert(next, bytes.as_slice())
+                    .insert(seq, bytes.as_slice())
                     .map_err(|x| e(x.into()))?;
-                seqs.push(next);
-                next += 1;
+                seqs.push(seq);
             }
             let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
             let mut pos = Vec::with_capacity(24);

@@ -1,0 +1,261 @@
+<?php
+
+// Stubs for harp
+
+namespace Harp {
+    /**
+     * The hash chain's link function.
+     */
+    class Chain {
+        public function __construct() {}
+
+        /**
+         * SHA3-256 of `$metaBytes` followed by `$prevHash`: the 32 raw bytes
+         * that link an entry to the one before it. `$prevHash` must be 32 raw
+         * bytes (an author's first entry uses 32 zero bytes); anything else
+         * throws `ConfigException`.
+         *
+         * @param string $prevHash
+         * @param string $metaBytes
+         * @return string
+         */
+        public static function link(string $prevHash, string $metaBytes): string {}
+    }
+
+    /**
+     * Talks to the node that owns a state directory, from any PHP process:
+     * FPM workers, cron, CLI. Starts no thread and keeps no connection, so it
+     * is safe in forked children and costs nothing between calls.
+     */
+    class Client {
+        /**
+         * A client for `$stateDir` (default: the `harp.state_dir` INI setting).
+         * The directory is created if it does not exist yet, so notifies made
+         * before the first owner ever ran are kept.
+         *
+         * @param string|null $stateDir
+         */
+        public function __construct(?string $stateDir = null) {}
+
+        /**
+         * Tells the owner that `$path` in `$folderId` changed. `$kind` is
+         * `write`, `delete` or `rename`; a rename passes the old path as
+         * `$from`. Returns once the change is in the durable outbox: no network
+         * I/O, no hashing. Throws `InvalidPathException` for a path Harp will
+         * not sync and `ConfigException` for a bad folder id or kind.
+         *
+         * @param string $folderId
+         * @param string $path
+         * @param string $kind
+         * @param string|null $from
+         * @return void
+         */
+        public function notify(string $folderId, string $path, string $kind = 'write', ?string $from = null): void {}
+
+        /**
+         * The owner's status (see `Node::status`) with `role` = `client`. When
+         * no owner runs: `running` false, the owner `pid` if one holds the lock
+         * without running, and `outbox`, the notifies waiting for an owner.
+         *
+         * @return array
+         */
+        public function status(): array {}
+    }
+
+    /**
+     * An event from the node. Read-only properties: `kind` (`local_change`;
+     * with sync also `file_updated`, `file_deleted`, `conflict`, `peer_found`,
+     * `peer_lost`), `folderId`, `path`, `deviceId`, `hash` (hex), `seq` (for
+     * `local_change`, the change's number in the store) and `time`
+     * (milliseconds since the Unix epoch). A property the event does not carry
+     * is `''` (strings) or `0` (integers).
+     */
+    class Event {
+        /**
+         * The device concerned (text form).
+         *
+         * @var string
+         */
+        public readonly string $deviceId;
+
+        /**
+         * The folder concerned.
+         *
+         * @var string
+         */
+        public readonly string $folderId;
+
+        /**
+         * A content or entry hash in hex.
+         *
+         * @var string
+         */
+        public readonly string $hash;
+
+        /**
+         * What happened.
+         *
+         * @var string
+         */
+        public readonly string $kind;
+
+        /**
+         * The path concerned.
+         *
+         * @var string
+         */
+        public readonly string $path;
+
+        /**
+         * The store's sequence number of a local change.
+         *
+         * @var int
+         */
+        public readonly int $seq;
+
+        /**
+         * When it happened, in milliseconds since the Unix epoch.
+         *
+         * @var int
+         */
+        public readonly int $time;
+
+        public function __construct() {}
+    }
+
+    /**
+     * The node: owns its state directory (one process at a time), its device
+     * key and its store, and runs the networking runtime on a background
+     * thread between `start()` and `stop()`.
+     */
+    class Node {
+        /**
+         * Opens `$stateDir` (default: the `harp.state_dir` INI setting) as its
+         * owner: creates the directory and the device key on first use and
+         * takes the owner lock. Options: `listen` ('0.0.0.0:4433'), `mdns`
+         * (bool), `name` (this device's name). Throws
+         * `AlreadyRunningException`, naming the owner's pid, when another
+         * process owns the directory. Starts no thread: see `start()`.
+         *
+         * @param string $stateDir
+         * @param array|null $options
+         */
+        public function __construct(string $stateDir, ?array $options = null) {}
+
+        /**
+         * The local changes this node has taken from the outbox, oldest first:
+         * arrays with `seq`, `folder`, `path`, `kind`, `from`, `time_ms` (when
+         * notified), `pid` (who notified) and `recorded_ms`. `$after` is the
+         * last `seq` already seen; at most `$limit` are returned.
+         *
+         * @param int $after
+         * @param int $limit
+         * @return array
+         */
+        public function changes(int $after = 0, int $limit = 1000): array {}
+
+        /**
+         * This device's ID: 56 base32 characters in 8 dash-separated groups,
+         * SHA3-256 of the public key with 4 check characters. Compare it aloud
+         * before trusting a device.
+         *
+         * @return string
+         */
+        public function deviceId(): string {}
+
+        /**
+         * The next event, waiting up to `$timeoutMs` milliseconds; null when
+         * none came.
+         *
+         * @param int $timeoutMs
+         * @return \Harp\Event|null
+         */
+        public function poll(int $timeoutMs): ?\Harp\Event {}
+
+        /**
+         * Starts the runtime on a background thread: the control socket for
+         * clients and the intake of notifies. Returns once it is listening.
+         * Starting a running node does nothing.
+         *
+         * @return void
+         */
+        public function start(): void {}
+
+        /**
+         * The node's state: `device_id`, `name`, `state_dir`, `role`
+         * ('owner'|'client'), `running`, `pid`, `listen`, `mdns`, `folders`,
+         * `peers`, `transfers`, `outbox` (notifies not yet taken), `changes`
+         * (changes recorded), `uptime_s`, `last_error`. In a forked child it
+         * asks the owner over the socket, as a `Client` would.
+         *
+         * @return array
+         */
+        public function status(): array {}
+
+        /**
+         * Stops the runtime: takes what waits in the outbox, closes the socket
+         * and joins the thread. Stopping a stopped node does nothing.
+         *
+         * @return void
+         */
+        public function stop(): void {}
+    }
+}
+
+namespace Harp\Exception {
+    /**
+     * Another process already owns this state directory; the message names its pid.
+     */
+    class AlreadyRunningException extends \Harp\Exception\HarpException {
+        public function __construct() {}
+    }
+
+    /**
+     * A bad option, INI setting, argument or state directory.
+     */
+    class ConfigException extends \Harp\Exception\HarpException {
+        public function __construct() {}
+    }
+
+    /**
+     * Base class of every exception Harp throws.
+     */
+    class HarpException extends \Exception {
+        public function __construct() {}
+    }
+
+    /**
+     * A path Harp refuses to sync; the message names the rule it broke.
+     */
+    class InvalidPathException extends \Harp\Exception\HarpException {
+        public function __construct() {}
+    }
+
+    /**
+     * No owner process runs for this state directory.
+     */
+    class NotRunningException extends \Harp\Exception\HarpException {
+        public function __construct() {}
+    }
+
+    /**
+     * A malformed message from a peer or from the owner.
+     */
+    class ProtocolException extends \Harp\Exception\HarpException {
+        public function __construct() {}
+    }
+
+    /**
+     * The disk or the store failed (full disk, damaged file, permissions).
+     */
+    class StorageException extends \Harp\Exception\HarpException {
+        public function __construct() {}
+    }
+
+    /**
+     * A device that is not on the trust list.
+     */
+    class UntrustedPeerException extends \Harp\Exception\HarpException {
+        public function __construct() {}
+    }
+}
