@@ -272,9 +272,9 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
             buf.extend_from_slice(&new_header()?);
         }
         buf.extend_from_slice(&record);
-        let written =
-            file.write_all(&buf)
-                .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
+        let written = file
+            .write_all(&buf)
+            .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
         if let Err(e) = written {
             // Cut off whatever part was written, so no torn record stays.
             let _ = file.set_len(if start < HEADER_LEN { 0 } else { start });
