@@ -92,6 +92,10 @@ pub struct Shared {
     events_dropped: AtomicU64,
     crashed: Mutex<Option<String>>,
     last_error: Mutex<Option<String>>,
+    /// Held for a whole intake, so two never read the same position: the
+    /// final intake of `stop` can overlap one still running on a blocking
+    /// thread, which aborting its task does not stop.
+    intake_lock: Mutex<()>,
 }
 
 impl Shared {
@@ -143,6 +147,7 @@ impl Shared {
     /// many changes it recorded. Runs on a blocking thread of the runtime.
     fn intake(&self) -> Result<u64> {
         crate::error::debug_panic_point("runtime.intake");
+        let _serial = self.intake_lock.lock();
         let mut total = 0u64;
         loop {
             let pos = self.store.outbox_position()?;
@@ -184,6 +189,7 @@ impl Shared {
 
     /// When idle: replace a drained outbox with a fresh one.
     fn retire_outbox(&self) -> Result<()> {
+        let _serial = self.intake_lock.lock();
         if let Some((g, end)) = self.store.outbox_position()? {
             if end > outbox::HEADER_LEN {
                 outbox::retire_if_drained(&self.dir, &g, end)?;
@@ -229,6 +235,7 @@ impl Owner {
             events_dropped: AtomicU64::new(0),
             crashed: Mutex::new(None),
             last_error: Mutex::new(None),
+            intake_lock: Mutex::new(()),
         });
         Ok(Owner {
             shared,

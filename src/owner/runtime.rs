@@ -46,6 +46,7 @@ pub(super) fn run(
     *shared.started.lock() = None;
     let failure = match outcome {
         Ok(Ok(())) => None,
+        Ok(Err(HarpError::Internal(m))) => Some(m),
         Ok(Err(e)) => Some(e.to_string()),
         Err(p) => Some(format!("panic: {}", panic_message(p.as_ref()))),
     };

@@ -11,6 +11,8 @@ declare(strict_types=1);
 
 namespace Harp\Tests;
 
+require_once __DIR__ . '/support/fastcgi.php';
+
 final class Env
 {
     public static function ext(): string
