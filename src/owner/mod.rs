@@ -376,3 +376,63 @@ impl Drop for Owner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::Client;
+
+    fn config() -> Config {
+        Config {
+            name: "t".into(),
+            listen: "127.0.0.1:0".into(),
+            mdns: false,
+        }
+    }
+
+    #[test]
+    fn start_then_stop_at_once_takes_every_notice_exactly_once() {
+        // stop() runs a final intake that can overlap one still running on
+        // a blocking thread; each notice must still be recorded once.
+        let dir = tempfile::tempdir().unwrap();
+        let client = Client::new(dir.path(), false).unwrap();
+        let mut owner = Owner::open(dir.path(), config()).unwrap();
+        let mut sent = 0;
+        for round in 0..20 {
+            for i in 0..500 {
+                client
+                    .notify("docs", &format!("r{round}/f{i}"), "write", None)
+                    .unwrap();
+                sent += 1;
+            }
+            owner.start().unwrap();
+            owner.stop().unwrap();
+        }
+        let changes = owner.changes(0, 100_000).unwrap();
+        assert_eq!(changes.len(), sent);
+        let mut paths: Vec<_> = changes.iter().map(|c| c.notice.path.clone()).collect();
+        paths.dedup();
+        assert_eq!(paths.len(), sent, "no duplicates, and in order");
+        assert_eq!(owner.status().unwrap()["outbox"], 0);
+    }
+
+    #[test]
+    fn client_status_reaches_the_running_owner_and_falls_back_when_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut owner = Owner::open(dir.path(), config()).unwrap();
+        let client = Client::new(dir.path(), false).unwrap();
+        let s = client.status().unwrap();
+        assert_eq!(s["running"], false);
+        assert_eq!(s["pid"], std::process::id(), "lock held without a runtime");
+        owner.start().unwrap();
+        let s = client.status().unwrap();
+        assert_eq!(s["running"], true);
+        assert_eq!(s["role"], "client");
+        assert_eq!(s["device_id"], owner.device_id().to_string());
+        owner.stop().unwrap();
+        drop(owner);
+        let s = client.status().unwrap();
+        assert_eq!(s["running"], false);
+        assert_eq!(s["pid"], serde_json::Value::Null);
+    }
+}
