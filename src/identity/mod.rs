@@ -258,3 +258,28 @@ mod tests {
         assert!(!verify(&key.public(), b"other hash", &sig));
     }
 }
+
+#[cfg(test)]
+mod vectors {
+    use super::*;
+
+    /// The test vector published in docs/FORMAT.md (checked there against
+    /// an independent Python implementation).
+    #[test]
+    fn device_id_of_the_documented_seed() {
+        let key = DeviceKey::decode(&[KEY_MAGIC.as_slice(), &[7u8; 32]].concat()).unwrap();
+        let hex = |b: &[u8]| data_encoding::HEXLOWER.encode(b);
+        assert_eq!(
+            hex(key.public().as_bytes()),
+            "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c"
+        );
+        assert_eq!(
+            hex(&key.device_id().0),
+            "791026e25cc1ba461167ffb5c6dc095c284bd92cdc5ca34ac589a95d24f53830"
+        );
+        assert_eq!(
+            key.device_id().to_string(),
+            "PEICNYS-4YG5EME-LH7624N-XAJLQUE-XWJM3RO-KGSWFRG-UV2JHVH-AYAINAN"
+        );
+    }
+}
