@@ -1,11 +1,18 @@
 //! The hash chain. Every change is an entry whose hash links it to the
 //! previous one: `hash = SHA3-256(serialize(meta) || prev_hash)`, meta
 //! first, then the 32-byte previous hash. `docs/FORMAT.md` documents the
-//! encoding of `meta`.
+//! encoding of `meta`; `entry` builds and checks signed entries, `dag`
+//! merges entries from every device into one view.
+
+pub mod dag;
+pub mod entry;
 
 use sha3::{Digest, Sha3_256};
 
 use crate::error::{HarpError, Result};
+
+/// A SHA3-256 hash: entry hashes, content hashes.
+pub type Hash = [u8; HASH_LEN];
 
 /// Length of a link hash in bytes.
 pub const HASH_LEN: usize = 32;

@@ -177,6 +177,13 @@ impl DeviceKey {
         Ok(())
     }
 
+    /// A key from a known 32-byte seed (tests, benchmarks, test vectors).
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        DeviceKey {
+            signing: SigningKey::from_bytes(&seed),
+        }
+    }
+
     /// This device's ID.
     pub fn device_id(&self) -> DeviceId {
         DeviceId::of(&self.signing.verifying_key())

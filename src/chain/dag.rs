@@ -1,0 +1,474 @@
+//! The DAG of entries from every device, and the folder view it implies.
+//!
+//! Sans-IO, as quinn-proto is: entries go in (`insert`), decisions come out
+//! (what was applied, what waits, what is refused, what the folder looks
+//! like). No disk, no clock, no network; the owner and the tests drive it.
+//!
+//! Causality uses version vectors: an entry's vector holds, per author, the
+//! highest sequence number among its ancestors (itself included). Because
+//! each author's entries form one chain (`prev`), entry M is an ancestor of
+//! E exactly when `vv(E)[M.author] >= M.seq`.
+//!
+//! The view of a path is a pure function of the set of entries, so every
+//! device that holds the same entries shows the same folder, whatever the
+//! order they arrived in:
+//! - the path's *maximal* versions are those no later entry on that path
+//!   knew about (a rename counts as a write of its new path and a delete of
+//!   its old one);
+//! - if none of them writes, the path is absent; a write beats a concurrent
+//!   delete;
+//! - among concurrent writes the winner is the greatest
+//!   (mtime, author, entry hash); every other write with different content
+//!   is kept as a conflict copy `name.sync-conflict-YYYYMMDD-HHMMSS-DEVICE.ext`
+//!   (see `conflict_name`), which the owner records as an entry of its own
+//!   (`unrecorded_conflicts`), so it outlives the conflict.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::chain::entry::{Entry, Problem, MAX_PARENTS};
+use crate::chain::{Hash, GENESIS};
+use crate::identity::DeviceId;
+use crate::outbox::ChangeKind;
+
+/// A version vector: (author, highest seq known), sorted by author.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VersionVector(Vec<(DeviceId, u64)>);
+
+impl VersionVector {
+    /// The highest sequence number of `author` this vector knows.
+    pub fn get(&self, author: &DeviceId) -> u64 {
+        match self.0.binary_search_by(|(a, _)| a.cmp(author)) {
+            Ok(i) => self.0[i].1,
+            Err(_) => 0,
+        }
+    }
+
+    fn raise(&mut self, author: DeviceId, seq: u64) {
+        match self.0.binary_search_by(|(a, _)| a.cmp(&author)) {
+            Ok(i) => self.0[i].1 = self.0[i].1.max(seq),
+            Err(i) => self.0.insert(i, (author, seq)),
+        }
+    }
+
+    fn merge(&mut self, other: &VersionVector) {
+        for (a, s) in &other.0 {
+            self.raise(*a, *s);
+        }
+    }
+}
+
+/// What one entry means for one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// The entry.
+    pub hash: Hash,
+    /// Its author.
+    pub author: DeviceId,
+    /// Its author's sequence number.
+    pub seq: u64,
+    /// True if the path has content after this entry; false for a delete
+    /// (or the old path of a rename).
+    pub present: bool,
+    /// Content hash (manifest), size and mtime when present.
+    pub content: Hash,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+}
+
+impl Version {
+    fn rank(&self) -> (i64, DeviceId, Hash) {
+        (self.mtime_ns, self.author, self.hash)
+    }
+}
+
+/// A file as the view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileView {
+    /// The version whose content the path holds.
+    pub version: Version,
+    /// For a conflict copy: the path it is a copy for.
+    pub conflict_of: Option<String>,
+}
+
+/// The result of inserting one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// Applied, with every waiting entry it unblocked, in application order.
+    Applied(Vec<Hash>),
+    /// Its parents or its author's previous entry have not arrived; it waits.
+    Pending,
+    /// Already known (a replay); nothing changed.
+    Duplicate,
+}
+
+/// An author's latest entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthorHead {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: Hash,
+}
+
+struct Node {
+    vv: VersionVector,
+    author: DeviceId,
+    seq: u64,
+}
+
+/// Entries waiting for a dependency are capped, so a peer cannot fill
+/// memory with orphans.
+pub const MAX_PENDING: usize = 100_000;
+
+/// The DAG and the view. One per node, covering all folders.
+#[derive(Default)]
+pub struct Dag {
+    trusted: HashSet<DeviceId>,
+    nodes: HashMap<Hash, Node>,
+    by_author_seq: HashMap<(DeviceId, u64), Hash>,
+    author_heads: HashMap<DeviceId, AuthorHead>,
+    heads: BTreeSet<Hash>,
+    /// folder -> path -> maximal versions.
+    paths: HashMap<String, BTreeMap<String, Vec<Version>>>,
+    pending: HashMap<Hash, Entry>,
+    waiting_on: HashMap<Hash, Vec<Hash>>,
+}
+
+impl Dag {
+    /// An empty DAG trusting only `me`.
+    pub fn new(me: DeviceId) -> Self {
+        let mut d = Dag::default();
+        d.trusted.insert(me);
+        d
+    }
+
+    /// Accepts entries by `device` from now on.
+    pub fn trust(&mut self, device: DeviceId) {
+        self.trusted.insert(device);
+    }
+
+    /// Whether `device` may author entries.
+    pub fn is_trusted(&self, device: &DeviceId) -> bool {
+        self.trusted.contains(device)
+    }
+
+    /// Number of applied entries.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True when no entry has been applied.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Number of entries waiting for a dependency.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether an entry has been applied.
+    pub fn contains(&self, h: &Hash) -> bool {
+        self.nodes.contains_key(h)
+    }
+
+    /// The DAG's heads: applied entries no other entry names as parent.
+    pub fn heads(&self) -> Vec<Hash> {
+        self.heads.iter().copied().collect()
+    }
+
+    /// An author's latest applied entry.
+    pub fn author_head(&self, author: &DeviceId) -> Option<AuthorHead> {
+        self.author_heads.get(author).copied()
+    }
+
+    /// The version vector of an applied entry.
+    pub fn vv(&self, h: &Hash) -> Option<&VersionVector> {
+        self.nodes.get(h).map(|n| &n.vv)
+    }
+
+    /// Whether applied entry `a` is an ancestor of (or equal to) applied `b`.
+    pub fn is_ancestor(&self, a: &Hash, b: &Hash) -> bool {
+        match (self.nodes.get(a), self.nodes.get(b)) {
+            (Some(na), Some(nb)) => nb.vv.get(&na.author) >= na.seq,
+            _ => false,
+        }
+    }
+
+    /// (seq, prev, parents) for the next entry `author` makes here.
+    pub fn next_for(&self, author: &DeviceId) -> (u64, Hash, Vec<Hash>) {
+        let (seq, prev) = match self.author_heads.get(author) {
+            Some(h) => (h.seq + 1, h.hash),
+            None => (1, GENESIS),
+        };
+        let mut parents = self.heads();
+        // The newest heads matter most; a cap keeps the entry bounded.
+        if parents.len() > MAX_PARENTS {
+            parents.truncate(MAX_PARENTS);
+        }
+        (seq, prev, parents)
+    }
+
+    /// Inserts an entry. The caller has decoded it; `check_signature`
+    /// decides whether its signature is checked here (the store's own
+    /// entries, replayed at start, need not be).
+    pub fn insert(
+        &mut self,
+        entry: Entry,
+        check_signature: bool,
+    ) -> Result<Inserted, Problem> {
+        if self.nodes.contains_key(&entry.hash) || self.pending.contains_key(&entry.hash) {
+            return Ok(Inserted::Duplicate);
+        }
+        if !self.trusted.contains(&entry.meta.author) {
+            return Err(Problem::UnknownAuthor);
+        }
+        if check_signature {
+            entry.verify()?;
+        } else if entry.meta.seq == 1 && entry.prev != GENESIS {
+            return Err(Problem::BrokenLink);
+        }
+        if let Some(existing) = self.by_author_seq.get(&(entry.meta.author, entry.meta.seq)) {
+            // The author signed two different entries with one number.
+            if *existing != entry.hash {
+                return Err(Problem::BrokenLink);
+            }
+        }
+        let missing: Vec<Hash> = deps(&entry)
+            .filter(|d| !self.nodes.contains_key(d))
+            .collect();
+        if !missing.is_empty() {
+            if self.pending.len() >= MAX_PENDING {
+                return Err(Problem::Malformed);
+            }
+            for m in missing {
+                self.waiting_on.entry(m).or_default().push(entry.hash);
+            }
+            self.pending.insert(entry.hash, entry);
+            return Ok(Inserted::Pending);
+        }
+        let first = entry.hash;
+        self.apply(entry)?;
+        let mut applied = vec![first];
+        // The entry just applied may unblock others, which may unblock more.
+        let mut stack = vec![first];
+        while let Some(h) = stack.pop() {
+            for w in self.waiting_on.remove(&h).unwrap_or_default() {
+                let ready = self
+                    .pending
+                    .get(&w)
+                    .is_some_and(|e| deps(e).all(|d| self.nodes.contains_key(&d)));
+                if !ready {
+                    continue;
+                }
+                let Some(e) = self.pending.remove(&w) else {
+                    continue;
+                };
+                // A waiting entry that turns out broken is dropped; the ones
+                // that waited on it stay pending (they can never apply).
+                if self.apply(e).is_ok() {
+                    applied.push(w);
+                    stack.push(w);
+                }
+            }
+        }
+        Ok(Inserted::Applied(applied))
+    }
+
+    fn apply(&mut self, entry: Entry) -> Result<(), Problem> {
+        let m = &entry.meta;
+        if m.seq > 1 {
+            match self.nodes.get(&entry.prev) {
+                Some(p) if p.author == m.author && p.seq + 1 == m.seq => {}
+                _ => return Err(Problem::BrokenLink),
+            }
+        }
+        let mut vv = VersionVector::default();
+        for d in deps(&entry) {
+            if let Some(n) = self.nodes.get(&d) {
+                vv.merge(&n.vv);
+            }
+        }
+        vv.raise(m.author, m.seq);
+        for p in &m.parents {
+            self.heads.remove(p);
+        }
+        self.heads.remove(&entry.prev);
+        self.heads.insert(entry.hash);
+        self.by_author_seq.insert((m.author, m.seq), entry.hash);
+        let newer = self
+            .author_heads
+            .get(&m.author)
+            .is_none_or(|h| h.seq < m.seq);
+        if newer {
+            self.author_heads.insert(
+                m.author,
+                AuthorHead {
+                    seq: m.seq,
+                    hash: entry.hash,
+                },
+            );
+        }
+        let version = |present: bool| Version {
+            hash: entry.hash,
+            author: m.author,
+            seq: m.seq,
+            present,
+            content: if present { m.content } else { [0u8; 32] },
+            size: if present { m.size } else { 0 },
+            mtime_ns: m.mtime_ns,
+        };
+        let mut effects = vec![(
+            m.path.clone(),
+            version(m.kind != ChangeKind::Delete),
+        )];
+        if m.kind == ChangeKind::Rename {
+            effects.push((m.from.clone(), version(false)));
+        }
+        let folder = self.paths.entry(m.folder.clone()).or_default();
+        for (path, v) in effects {
+            let max = folder.entry(path).or_default();
+            max.retain(|old| vv.get(&old.author) < old.seq);
+            max.push(v);
+        }
+        self.nodes.insert(
+            entry.hash,
+            Node {
+                vv,
+                author: m.author,
+                seq: m.seq,
+            },
+        );
+        Ok(())
+    }
+
+    /// The folder as every device holding these entries shows it: path ->
+    /// file, conflict copies included.
+    pub fn view(&self, folder: &str) -> BTreeMap<String, FileView> {
+        let mut out = BTreeMap::new();
+        let Some(paths) = self.paths.get(folder) else {
+            return out;
+        };
+        let mut copies = Vec::new();
+        for (path, max) in paths {
+            let (winner, losers) = resolve(max);
+            if let Some(w) = winner {
+                out.insert(
+                    path.clone(),
+                    FileView {
+                        version: w,
+                        conflict_of: None,
+                    },
+                );
+            }
+            for l in losers {
+                copies.push((conflict_name(path, l.mtime_ns, &l.author), path.clone(), l));
+            }
+        }
+        for (cpath, of, l) in copies {
+            // A conflict copy that was recorded as an entry is an ordinary
+            // path now, resolved above; only unrecorded ones are virtual.
+            if !paths.contains_key(&cpath) {
+                out.entry(cpath).or_insert(FileView {
+                    version: l,
+                    conflict_of: Some(of),
+                });
+            }
+        }
+        out
+    }
+
+    /// The view of one path (None when absent).
+    pub fn file(&self, folder: &str, path: &str) -> Option<Version> {
+        let max = self.paths.get(folder)?.get(path)?;
+        resolve(max).0
+    }
+
+    /// Conflict copies the view shows that no entry records yet: the owner
+    /// writes each as an entry (path, and the losing version to copy).
+    pub fn unrecorded_conflicts(&self, folder: &str) -> Vec<(String, Version)> {
+        self.view(folder)
+            .into_iter()
+            .filter(|(_, f)| f.conflict_of.is_some())
+            .map(|(p, f)| (p, f.version))
+            .collect()
+    }
+
+    /// Folders with at least one entry.
+    pub fn folders(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.paths.keys().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+/// (winner, losers that need a conflict copy) among a path's maximal versions.
+fn resolve(max: &[Version]) -> (Option<Version>, Vec<Version>) {
+    let Some(winner) = max
+        .iter()
+        .filter(|v| v.present)
+        .max_by_key(|v| v.rank())
+        .cloned()
+    else {
+        return (None, vec![]);
+    };
+    let mut by_content: BTreeMap<Hash, Version> = BTreeMap::new();
+    for v in max.iter().filter(|v| v.present && v.content != winner.content) {
+        let keep = by_content
+            .get(&v.content)
+            .is_none_or(|old| old.rank() < v.rank());
+        if keep {
+            by_content.insert(v.content, v.clone());
+        }
+    }
+    (Some(winner), by_content.into_values().collect())
+}
+
+/// The dependencies of an entry: its parents and its author's previous one.
+fn deps(e: &Entry) -> impl Iterator<Item = Hash> + '_ {
+    let prev = (e.meta.seq > 1).then_some(e.prev);
+    e.meta.parents.iter().copied().chain(prev)
+}
+
+/// The conflict copy's path for a losing version of `path`:
+/// `dir/name.sync-conflict-YYYYMMDD-HHMMSS-DEVICE.ext`, with the loser's
+/// mtime (UTC) and the first 7 characters of its author's device ID. The
+/// extension is what follows the last dot of the name, if the name has one
+/// that is not its first character.
+pub fn conflict_name(path: &str, mtime_ns: i64, author: &DeviceId) -> String {
+    let (dir, name) = match path.rfind('/') {
+        Some(i) => (&path[..=i], &path[i + 1..]),
+        None => ("", path),
+    };
+    let (stem, ext) = match name.rfind('.') {
+        Some(i) if i > 0 => (&name[..i], &name[i..]),
+        _ => (name, ""),
+    };
+    let secs = mtime_ns.div_euclid(1_000_000_000);
+    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
+    let tod = secs.rem_euclid(86_400);
+    format!(
+        "{dir}{stem}.sync-conflict-{y:04}{mo:02}{d:02}-{:02}{:02}{:02}-{}{ext}",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60,
+        author.short()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (the well-known era-based conversion).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
