@@ -137,10 +137,10 @@ namespace Harp {
          * `AlreadyRunningException`, naming the owner's pid, when another
          * process owns the directory. Starts no thread: see `start()`.
          *
-         * @param string $stateDir
+         * @param string|null $stateDir
          * @param array|null $options
          */
-        public function __construct(string $stateDir, ?array $options = null) {}
+        public function __construct(?string $stateDir = null, ?array $options = null) {}
 
         /**
          * The local changes this node has taken from the outbox, oldest first:

@@ -29,7 +29,9 @@ struct Cluster {
 
 impl Cluster {
     fn new(n: usize) -> Self {
-        let keys: Vec<DeviceKey> = (0..n).map(|i| DeviceKey::from_seed([i as u8 + 1; 32])).collect();
+        let keys: Vec<DeviceKey> = (0..n)
+            .map(|i| DeviceKey::from_seed([i as u8 + 1; 32]))
+            .collect();
         let devices = keys
             .into_iter()
             .map(|key| {
@@ -37,13 +39,26 @@ impl Cluster {
                 for j in 0..n {
                     dag.trust(DeviceKey::from_seed([j as u8 + 1; 32]).device_id());
                 }
-                Device { key, dag, log: vec![], known: HashSet::new() }
+                Device {
+                    key,
+                    dag,
+                    log: vec![],
+                    known: HashSet::new(),
+                }
             })
             .collect();
         Cluster { devices }
     }
 
-    fn local(&mut self, d: usize, path: &str, kind: ChangeKind, from: &str, content: Hash, mtime: i64) {
+    fn local(
+        &mut self,
+        d: usize,
+        path: &str,
+        kind: ChangeKind,
+        from: &str,
+        content: Hash,
+        mtime: i64,
+    ) {
         let dev = &mut self.devices[d];
         let me = dev.key.device_id();
         let (seq, prev, parents) = dev.dag.next_for(&me);
@@ -52,16 +67,27 @@ impl Cluster {
             path: path.into(),
             kind,
             from: from.into(),
-            size: if kind == ChangeKind::Delete { 0 } else { u64::from(content[0]) },
+            size: if kind == ChangeKind::Delete {
+                0
+            } else {
+                u64::from(content[0])
+            },
             mtime_ns: mtime,
-            content: if kind == ChangeKind::Delete { [0; 32] } else { content },
+            content: if kind == ChangeKind::Delete {
+                [0; 32]
+            } else {
+                content
+            },
             author: me,
             seq,
             time_ms: 0,
             parents,
         };
         let e = Entry::sign(meta, prev, &dev.key).unwrap();
-        assert!(matches!(dev.dag.insert(e.clone(), true), Ok(Inserted::Applied(_))));
+        assert!(matches!(
+            dev.dag.insert(e.clone(), true),
+            Ok(Inserted::Applied(_))
+        ));
         dev.known.insert(e.hash);
         dev.log.push(e);
     }
@@ -98,7 +124,9 @@ impl Cluster {
         let dev = &mut self.devices[to];
         if dev.known.insert(e.hash) {
             dev.log.push(e.clone());
-            dev.dag.insert(e, true).expect("honest entries are accepted");
+            dev.dag
+                .insert(e, true)
+                .expect("honest entries are accepted");
         }
     }
 
@@ -142,10 +170,28 @@ impl Cluster {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Write { dev: usize, path: usize, content: u8, mtime: u8 },
-    Delete { dev: usize, path: usize, mtime: u8 },
-    Rename { dev: usize, from: usize, to: usize, mtime: u8 },
-    Deliver { from: usize, to: usize, pick: usize },
+    Write {
+        dev: usize,
+        path: usize,
+        content: u8,
+        mtime: u8,
+    },
+    Delete {
+        dev: usize,
+        path: usize,
+        mtime: u8,
+    },
+    Rename {
+        dev: usize,
+        from: usize,
+        to: usize,
+        mtime: u8,
+    },
+    Deliver {
+        from: usize,
+        to: usize,
+        pick: usize,
+    },
 }
 
 fn op(n: usize) -> impl Strategy<Value = Op> {
@@ -162,9 +208,19 @@ fn run(n: usize, ops: &[Op], seed: u64) {
     let t = |m: u8| 1_700_000_000_000_000_000 + i64::from(m) * 1_000_000_000;
     for o in ops {
         match *o {
-            Op::Write { dev, path, content, mtime } => c.write(dev, PATHS[path], content, t(mtime)),
+            Op::Write {
+                dev,
+                path,
+                content,
+                mtime,
+            } => c.write(dev, PATHS[path], content, t(mtime)),
             Op::Delete { dev, path, mtime } => c.delete(dev, PATHS[path], t(mtime)),
-            Op::Rename { dev, from, to, mtime } => c.rename(dev, PATHS[from], PATHS[to], t(mtime)),
+            Op::Rename {
+                dev,
+                from,
+                to,
+                mtime,
+            } => c.rename(dev, PATHS[from], PATHS[to], t(mtime)),
             Op::Deliver { from, to, pick } => c.deliver(from, to, pick),
         }
     }
@@ -273,14 +329,24 @@ fn entries_arriving_before_their_parents_wait_and_then_apply() {
     }
     let log = c.devices[0].log.clone();
     for e in log.iter().rev().take(4) {
-        assert_eq!(c.devices[1].dag.insert(e.clone(), true), Ok(Inserted::Pending));
+        assert_eq!(
+            c.devices[1].dag.insert(e.clone(), true),
+            Ok(Inserted::Pending)
+        );
     }
     match c.devices[1].dag.insert(log[0].clone(), true) {
         Ok(Inserted::Applied(h)) => assert_eq!(h.len(), 5),
         other => panic!("{other:?}"),
     }
-    assert_eq!(c.devices[1].dag.file(FOLDER, "a.txt").unwrap().content, [5; 32]);
-    assert_eq!(c.devices[1].dag.insert(log[2].clone(), true), Ok(Inserted::Duplicate), "replay");
+    assert_eq!(
+        c.devices[1].dag.file(FOLDER, "a.txt").unwrap().content,
+        [5; 32]
+    );
+    assert_eq!(
+        c.devices[1].dag.insert(log[2].clone(), true),
+        Ok(Inserted::Duplicate),
+        "replay"
+    );
 }
 
 #[test]
@@ -302,7 +368,10 @@ fn untrusted_tampered_and_forked_entries_are_refused() {
 
     let mut tampered = good.clone();
     tampered.sig[0] ^= 1;
-    assert_eq!(c.devices[1].dag.insert(tampered, true), Err(Problem::BadSignature));
+    assert_eq!(
+        c.devices[1].dag.insert(tampered, true),
+        Err(Problem::BadSignature)
+    );
 
     // The same author and number, different content: a fork.
     let k = DeviceKey::from_seed([1; 32]);
@@ -310,5 +379,8 @@ fn untrusted_tampered_and_forked_entries_are_refused() {
     m.content = [42; 32];
     let fork = Entry::sign(m, good.prev, &k).unwrap();
     c.devices[1].dag.insert(good, true).unwrap();
-    assert_eq!(c.devices[1].dag.insert(fork, true), Err(Problem::BrokenLink));
+    assert_eq!(
+        c.devices[1].dag.insert(fork, true),
+        Err(Problem::BrokenLink)
+    );
 }

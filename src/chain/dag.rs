@@ -214,11 +214,7 @@ impl Dag {
     /// Inserts an entry. The caller has decoded it; `check_signature`
     /// decides whether its signature is checked here (the store's own
     /// entries, replayed at start, need not be).
-    pub fn insert(
-        &mut self,
-        entry: Entry,
-        check_signature: bool,
-    ) -> Result<Inserted, Problem> {
+    pub fn insert(&mut self, entry: Entry, check_signature: bool) -> Result<Inserted, Problem> {
         if self.nodes.contains_key(&entry.hash) || self.pending.contains_key(&entry.hash) {
             return Ok(Inserted::Duplicate);
         }
@@ -320,10 +316,7 @@ impl Dag {
             size: if present { m.size } else { 0 },
             mtime_ns: m.mtime_ns,
         };
-        let mut effects = vec![(
-            m.path.clone(),
-            version(m.kind != ChangeKind::Delete),
-        )];
+        let mut effects = vec![(m.path.clone(), version(m.kind != ChangeKind::Delete))];
         if m.kind == ChangeKind::Rename {
             effects.push((m.from.clone(), version(false)));
         }
@@ -415,7 +408,10 @@ fn resolve(max: &[Version]) -> (Option<Version>, Vec<Version>) {
         return (None, vec![]);
     };
     let mut by_content: BTreeMap<Hash, Version> = BTreeMap::new();
-    for v in max.iter().filter(|v| v.present && v.content != winner.content) {
+    for v in max
+        .iter()
+        .filter(|v| v.present && v.content != winner.content)
+    {
         let keep = by_content
             .get(&v.content)
             .is_none_or(|old| old.rank() < v.rank());

@@ -115,7 +115,9 @@ impl Meta {
                 }
             }
             _ if !self.from.is_empty() => {
-                return Err(HarpError::Protocol("only a rename has a 'from' path".into()))
+                return Err(HarpError::Protocol(
+                    "only a rename has a 'from' path".into(),
+                ))
             }
             _ => {}
         }

@@ -209,6 +209,31 @@ fn flock(file: &File, op: i32) -> std::io::Result<()> {
     }
 }
 
+/// A file locked with `flock`, unlocked explicitly when dropped. Closing is
+/// not enough: a process forked while the lock is held shares the open file
+/// description, and the lock would live on in the child.
+struct Locked(File);
+
+impl Locked {
+    fn new(file: File, op: i32) -> std::io::Result<Self> {
+        flock(&file, op)?;
+        Ok(Locked(file))
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        let _ = flock(&self.0, libc::LOCK_UN);
+    }
+}
+
+impl std::ops::Deref for Locked {
+    type Target = File;
+    fn deref(&self) -> &File {
+        &self.0
+    }
+}
+
 fn new_header() -> Result<[u8; HEADER_LEN as usize]> {
     let mut h = [0u8; HEADER_LEN as usize];
     h[..8].copy_from_slice(MAGIC);
@@ -246,14 +271,14 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
     // needs the owner to have drained the file, so two tries nearly always
     // do; the bound keeps a pathological case from spinning.
     for _ in 0..16 {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o660)
             .custom_flags(libc::O_CLOEXEC)
             .open(&path)
             .map_err(io)?;
-        flock(&file, libc::LOCK_EX).map_err(io)?;
+        let mut file = Locked::new(file, libc::LOCK_EX).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
         match std::fs::metadata(&path) {
             Ok(now) if now.ino() == meta.ino() && now.dev() == meta.dev() => {}
@@ -272,9 +297,16 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
             buf.extend_from_slice(&new_header()?);
         }
         buf.extend_from_slice(&record);
-        let written = file
-            .write_all(&buf)
-            .and_then(|()| if fsync { file.sync_data() } else { Ok(()) });
+        let written = file.0.write_all(&buf).and_then(|()| {
+            if fsync {
+                file.sync_data()?;
+                if start == 0 {
+                    // A new file: its directory entry must be durable too.
+                    File::open(dir)?.sync_all()?;
+                }
+            }
+            Ok(())
+        });
         if let Err(e) = written {
             // Cut off whatever part was written, so no torn record stays.
             let _ = file.set_len(if start < HEADER_LEN { 0 } else { start });
@@ -320,7 +352,7 @@ pub struct Batch {
 pub fn read(dir: &Path, from: Option<(Generation, u64)>) -> Result<Option<Batch>> {
     let path = dir.join(OUTBOX_FILE);
     let io = |e| outbox_error(dir, e);
-    let mut file = match OpenOptions::new()
+    let file = match OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_CLOEXEC)
         .open(&path)
@@ -329,13 +361,13 @@ pub fn read(dir: &Path, from: Option<(Generation, u64)>) -> Result<Option<Batch>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     };
-    flock(&file, libc::LOCK_SH).map_err(io)?;
+    let mut file = Locked::new(file, libc::LOCK_SH).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len < HEADER_LEN {
         return Ok(None);
     }
     let mut header = [0u8; HEADER_LEN as usize];
-    file.read_exact(&mut header).map_err(io)?;
+    file.0.read_exact(&mut header).map_err(io)?;
     if &header[..8] != MAGIC {
         return Err(HarpError::Storage(format!(
             "{} is not a Harp outbox (bad magic); move it aside to continue",
@@ -350,8 +382,8 @@ pub fn read(dir: &Path, from: Option<(Generation, u64)>) -> Result<Option<Batch>
     };
     let want = (len - start).min(MAX_BATCH_BYTES + MAX_PAYLOAD as u64 + 8);
     let mut buf = vec![0u8; want as usize];
-    file.seek(SeekFrom::Start(start)).map_err(io)?;
-    file.read_exact(&mut buf).map_err(io)?;
+    file.0.seek(SeekFrom::Start(start)).map_err(io)?;
+    file.0.read_exact(&mut buf).map_err(io)?;
     drop(file); // releases the shared lock
 
     let mut batch = Batch {
@@ -365,55 +397,70 @@ pub fn read(dir: &Path, from: Option<(Generation, u64)>) -> Result<Option<Batch>
             batch.more = true;
             break;
         }
-        let abs = start + pos as u64;
-        let rest = &buf[pos..];
-        let bad_tail = |why: &str| format!("offset {abs}: {why}; the rest of the file was skipped");
-        if rest.len() < 8 {
-            // Writers append under an exclusive lock and cut back failed
-            // writes, so a short tail is damage, not a write in progress.
-            batch.damage.push(bad_tail("truncated record header"));
-            pos = buf.len();
-            break;
-        }
-        let plen = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        if plen == 0 || plen > MAX_PAYLOAD {
-            batch
-                .damage
-                .push(bad_tail(&format!("record length {plen}")));
-            pos = buf.len();
-            break;
-        }
-        if rest.len() < 8 + plen {
-            if (start + buf.len() as u64) < len {
+        match parse_record(&buf[pos..]) {
+            Parsed::Record(notice, n) => {
+                pos += n;
+                batch.records.push(Taken {
+                    notice,
+                    end: start + pos as u64,
+                });
+            }
+            Parsed::Incomplete if start + (buf.len() as u64) < len => {
                 // The batch window cut this record; the next read gets it.
                 batch.more = true;
-            } else {
-                batch.damage.push(bad_tail("truncated record"));
-                pos = buf.len();
+                break;
             }
-            break;
-        }
-        let payload = &rest[8..8 + plen];
-        pos += 8 + plen;
-        if crc32fast::hash(payload) != crc {
-            batch
-                .damage
-                .push(format!("offset {abs}: checksum mismatch; record skipped"));
-            continue;
-        }
-        match Notice::decode(payload) {
-            Ok(notice) => batch.records.push(Taken {
-                notice,
-                end: start + pos as u64,
-            }),
-            Err(e) => batch
-                .damage
-                .push(format!("offset {abs}: {e}; record skipped")),
+            _ => {
+                // Damage: a record torn by a writer that died mid-write, or
+                // flipped bits. Writers append under an exclusive lock, so
+                // this is not a write in progress. Skip to the next offset
+                // where a whole valid record starts, so one torn record
+                // never hides the ones written after it.
+                let from = pos;
+                pos += 1;
+                while pos < buf.len() && !matches!(parse_record(&buf[pos..]), Parsed::Record(..)) {
+                    pos += 1;
+                }
+                batch.damage.push(format!(
+                    "offset {}: {} damaged bytes skipped",
+                    start + from as u64,
+                    pos - from
+                ));
+            }
         }
     }
     batch.end = start + pos as u64;
     Ok(Some(batch))
+}
+
+enum Parsed {
+    /// A valid record and its length in bytes.
+    Record(Notice, usize),
+    /// Not enough bytes for the record its header announces.
+    Incomplete,
+    /// Not a valid record.
+    Bad,
+}
+
+fn parse_record(rest: &[u8]) -> Parsed {
+    if rest.len() < 8 {
+        return Parsed::Incomplete;
+    }
+    let plen = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+    if plen == 0 || plen > MAX_PAYLOAD {
+        return Parsed::Bad;
+    }
+    let Some(payload) = rest.get(8..8 + plen) else {
+        return Parsed::Incomplete;
+    };
+    if crc32fast::hash(payload) != crc {
+        return Parsed::Bad;
+    }
+    match Notice::decode(payload) {
+        Ok(n) => Parsed::Record(n, 8 + plen),
+        Err(_) => Parsed::Bad,
+    }
 }
 
 /// Writes the `consumed` hint into the header of generation `g`, so clients
@@ -448,7 +495,7 @@ pub fn retire_if_drained(dir: &Path, g: &Generation, end: u64) -> Result<Option<
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     };
-    flock(&file, libc::LOCK_EX).map_err(io)?;
+    let file = Locked::new(file, libc::LOCK_EX).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let mut gen_now = [0u8; 16];
     if len != end || file.read_exact_at(&mut gen_now, 8).is_err() || &gen_now != g {
@@ -465,7 +512,11 @@ pub fn retire_if_drained(dir: &Path, g: &Generation, end: u64) -> Result<Option<
         .open(&tmp)
         .map_err(io)?;
     t.write_all(&header).map_err(io)?;
+    t.sync_all().map_err(io)?;
     std::fs::rename(&tmp, &path).map_err(io)?;
+    // Durable before writers may use the new file: a power cut must not
+    // bring back the old one under records written to the new one.
+    crate::fsutil::sync_dir(dir)?;
     // Writers blocked on the old file's lock see the swap and reopen.
     drop(file);
     let mut new_gen = [0u8; 16];
@@ -626,7 +677,11 @@ mod tests {
         assert_eq!(b.records[0].notice, notice(0));
         assert_eq!(b.records[1].notice, notice(2));
         assert_eq!(b.damage.len(), 1);
-        assert!(b.damage[0].contains("checksum"), "{:?}", b.damage);
+        assert!(
+            b.damage[0].contains("damaged bytes skipped"),
+            "{:?}",
+            b.damage
+        );
     }
 
     #[test]
@@ -646,6 +701,33 @@ mod tests {
             .unwrap();
         assert_eq!(b2.records.len(), 1);
         assert_eq!(b2.records[0].notice, notice(1));
+    }
+
+    #[test]
+    fn a_torn_record_in_the_middle_hides_nothing_written_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        append(dir.path(), &notice(0), false).unwrap();
+        // A writer died after writing part of a record (no cut-back).
+        let path = dir.path().join(OUTBOX_FILE);
+        let mut torn = Vec::new();
+        let p = notice(1).encode();
+        torn.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        torn.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
+        torn.extend_from_slice(&p[..5]);
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(&torn)
+            .unwrap();
+        for i in 2..102 {
+            append(dir.path(), &notice(i), false).unwrap();
+        }
+        let b = read(dir.path(), None).unwrap().unwrap();
+        assert_eq!(b.records.len(), 101);
+        assert_eq!(b.records[1].notice, notice(2));
+        assert_eq!(b.damage.len(), 1, "{:?}", b.damage);
+        assert!(b.damage[0].contains("13 damaged bytes"), "{:?}", b.damage);
     }
 
     #[test]

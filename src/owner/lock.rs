@@ -37,8 +37,20 @@ impl OwnerLock {
             .custom_flags(libc::O_CLOEXEC)
             .open(&path)
             .map_err(|e| lock_io_error(&path, e))?;
-        // SAFETY: flock on a valid, open descriptor owned by `file`.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        // A client probing ownership holds a shared lock for a moment:
+        // retry briefly before concluding that another owner runs.
+        let mut tries = 0;
+        let rc = loop {
+            // SAFETY: flock on a valid, open descriptor owned by `file`.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            let busy = rc != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK);
+            if !busy || tries >= 20 {
+                break rc;
+            }
+            tries += 1;
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
         if rc != 0 {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
@@ -58,6 +70,7 @@ impl OwnerLock {
             f.sync_data()
         };
         write(&mut file).map_err(|e| lock_io_error(&path, e))?;
+        super::forksafe::register(file.as_raw_fd());
         Ok(OwnerLock { file, pid })
     }
 
@@ -69,6 +82,18 @@ impl OwnerLock {
     /// Raw descriptor, for tests that check it does not leak into children.
     pub fn raw_fd(&self) -> i32 {
         self.file.as_raw_fd()
+    }
+}
+
+impl Drop for OwnerLock {
+    fn drop(&mut self) {
+        // Unlock explicitly: a child forked from this process shares the
+        // open file description and would otherwise keep the lock alive.
+        if std::process::id() == self.pid {
+            super::forksafe::forget(self.file.as_raw_fd());
+            // SAFETY: flock on the descriptor `self.file` owns.
+            unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+        }
     }
 }
 
@@ -115,7 +140,8 @@ pub fn probe(dir: &Path) -> Result<Ownership> {
     // SAFETY: flock on a valid descriptor owned by `file`.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
     if rc == 0 {
-        // Dropping `file` releases the probe's shared lock.
+        // SAFETY: as above; release at once, explicitly (see OwnerLock::drop).
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
         return Ok(Ownership::Free);
     }
     Ok(Ownership::Owned(read_pid(&mut file).unwrap_or(0)))

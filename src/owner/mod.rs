@@ -10,6 +10,7 @@
 //! next call on the owner reports it as an error, and `start` can run the
 //! runtime again.
 
+pub mod forksafe;
 pub mod lock;
 mod runtime;
 pub mod watch;
@@ -75,8 +76,10 @@ pub fn now_ms() -> u64 {
 
 /// Writes a warning to the owner's stderr, where `harp serve`, systemd or
 /// `occ harp:daemon` show it.
+/// Never panics, even when stderr is a closed pipe.
 pub fn warn(msg: &str) {
-    eprintln!("harp: warning: {msg}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "harp: warning: {msg}");
 }
 
 /// State shared by the PHP thread and the runtime thread.

@@ -2,6 +2,7 @@
 //! takes notifications from the outbox. Everything here runs off the PHP
 //! thread; it reaches PHP only through `Shared`.
 
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -51,8 +52,8 @@ pub(super) fn run(
         Err(p) => Some(format!("panic: {}", panic_message(p.as_ref()))),
     };
     if let Some(msg) = failure {
+        *shared.crashed.lock() = Some(msg.clone());
         warn(&format!("the runtime stopped: {msg}"));
-        *shared.crashed.lock() = Some(msg);
     }
 }
 
@@ -78,6 +79,7 @@ async fn serve(
     *shared.started.lock() = Some(Instant::now());
     let _ = ready.send(Ok(()));
 
+    let listener_fd = listener.as_raw_fd();
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
     tasks.spawn(intake_loop(shared.clone(), dir_watch));
     tasks.spawn(accept_loop(shared.clone(), listener));
@@ -94,6 +96,7 @@ async fn serve(
             Err(e) => Err(HarpError::Internal(format!("runtime task failed: {e}"))),
         },
     };
+    super::forksafe::forget(listener_fd);
     tasks.abort_all();
     let _ = std::fs::remove_file(shared.dir.join(SOCKET_FILE));
     if outcome.is_ok() {
@@ -133,6 +136,7 @@ fn bind(shared: &Shared) -> Result<UnixListener> {
     })?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o660))
         .map_err(|e| HarpError::storage(format!("chmod {}", path.display()), e))?;
+    super::forksafe::register(listener.as_raw_fd());
     Ok(listener)
 }
 
@@ -161,11 +165,24 @@ async fn intake_loop(shared: Arc<Shared>, dir_watch: DirWatch) -> Result<()> {
     }
 }
 
+/// Most control connections served at once; more wait in the backlog.
+const MAX_CLIENTS: usize = 256;
+/// A control connection with no request for this long is closed.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 async fn accept_loop(shared: Arc<Shared>, listener: UnixListener) -> Result<()> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
         match listener.accept().await {
             Ok((stream, _)) => {
-                tokio::spawn(serve_client(shared.clone(), stream));
+                let s = shared.clone();
+                tokio::spawn(async move {
+                    serve_client(s, stream).await;
+                    drop(permit);
+                });
             }
             Err(e) => {
                 // EMFILE and friends: report, back off, carry on.
@@ -181,15 +198,18 @@ async fn accept_loop(shared: Arc<Shared>, listener: UnixListener) -> Result<()> 
 async fn serve_client(shared: Arc<Shared>, mut stream: UnixStream) {
     loop {
         let mut prefix = [0u8; 4];
-        match stream.read_exact(&mut prefix).await {
-            Ok(_) => {}
-            Err(_) => return, // closed
+        match tokio::time::timeout(IDLE_TIMEOUT, stream.read_exact(&mut prefix)).await {
+            Ok(Ok(_)) => {}
+            _ => return, // closed, or idle too long
         }
         let result = match control::frame_len(prefix) {
             Ok(n) => {
-                let mut body = vec![0u8; n];
-                match tokio::time::timeout(FRAME_TIMEOUT, stream.read_exact(&mut body)).await {
-                    Ok(Ok(_)) => match control::decode_request(&body) {
+                // Grow with what arrives rather than trusting the prefix.
+                let mut body = Vec::with_capacity(n.min(64 * 1024));
+                let mut limited = (&mut stream).take(n as u64);
+                let read = limited.read_to_end(&mut body);
+                match tokio::time::timeout(FRAME_TIMEOUT, read).await {
+                    Ok(Ok(got)) if got == n => match control::decode_request(&body) {
                         Ok(op) => dispatch(&shared, op).await,
                         Err(e) => Err(e),
                     },

@@ -116,9 +116,12 @@ impl Node {
     /// (bool), `name` (this device's name). Throws
     /// `AlreadyRunningException`, naming the owner's pid, when another
     /// process owns the directory. Starts no thread: see `start()`.
-    pub fn __construct(stateDir: String, options: Option<&ZendHashTable>) -> PhpResult<Self> {
+    pub fn __construct(
+        stateDir: Option<String>,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<Self> {
         guard(|| {
-            let dir = state_dir_or_ini(Some(stateDir));
+            let dir = state_dir_or_ini(stateDir);
             let config = self::options(options)?;
             let owner = Owner::open(&dir, config)?;
             registry::add(owner.dir());

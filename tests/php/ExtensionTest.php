@@ -80,7 +80,7 @@ final class ExtensionTest extends TestCase
     public function testNoThreadIsStartedByLoadingTheExtensionInTheCli(): void
     {
         $code = 'preg_match("/^Threads:\s+(\d+)/m", file_get_contents("/proc/self/status"), $m); echo $m[1];';
-        [, $with] = Env::runPhp($code . ' new Harp\Client(sys_get_temp_dir()."/harp-noth");');
+        [, $with] = Env::runPhp($code . ' new Harp\Client($argv[1]);', [Env::tempDir()]);
         $this->assertSame('1', $with);
     }
 }

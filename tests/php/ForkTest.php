@@ -56,4 +56,29 @@ final class ForkTest extends TestCase
         $this->assertTrue($parent['running']);
         $this->assertSame('owner', $parent['role']);
     }
+
+    public function testAChildThatOutlivesItsParentsNodeDoesNotKeepTheOwnerLock(): void
+    {
+        $dir = Env::tempDir();
+        [$code, $out, $err] = Env::runPhp(<<<'PHP'
+            $node = new Harp\Node($argv[1], ['mdns' => false]);
+            $node->start();
+            $pid = pcntl_fork();
+            if ($pid === 0) {
+                sleep(4);          // outlives the parent's node
+                exit(0);
+            }
+            $node = null;          // the parent gives the directory up
+            // Another process can own it now, while the child still runs.
+            $cmd = [PHP_BINARY, '-n', '-d', 'extension=' . getenv('HARP_EXT'), '-r',
+                    '$n = new Harp\Node($argv[1], ["mdns" => false]); $n->start(); echo $n->status()["running"] ? "owned" : "not running";', $argv[1]];
+            $p = proc_open($cmd, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+            $answer = stream_get_contents($pipes[1]) . stream_get_contents($pipes[2]);
+            proc_close($p);
+            echo $answer, "\n", pcntl_waitpid($pid, $st, WNOHANG) === 0 ? 'child alive' : 'child gone';
+            pcntl_waitpid($pid, $st);
+            PHP, [$dir]);
+        $this->assertSame(0, $code, $err);
+        $this->assertSame("owned\nchild alive", trim($out));
+    }
 }
