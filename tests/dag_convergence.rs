@@ -3,6 +3,8 @@
 //! converges to the same folder, and every version that no later change
 //! knowingly replaced is either current or a conflict copy.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test harness
+
 use std::collections::{BTreeMap, HashSet};
 
 use harp::chain::dag::{conflict_name, Dag, Inserted};
@@ -383,4 +385,111 @@ fn untrusted_tampered_and_forked_entries_are_refused() {
         c.devices[1].dag.insert(fork, true),
         Err(Problem::BrokenLink)
     );
+}
+
+#[test]
+fn regression_shrunk_case_1() {
+    use Op::*;
+    let ops = vec![
+        Write {
+            dev: 0,
+            path: 0,
+            content: 1,
+            mtime: 0,
+        },
+        Write {
+            dev: 3,
+            path: 3,
+            content: 2,
+            mtime: 7,
+        },
+        Write {
+            dev: 0,
+            path: 3,
+            content: 1,
+            mtime: 6,
+        },
+        Deliver {
+            from: 0,
+            to: 2,
+            pick: 13,
+        },
+        Write {
+            dev: 2,
+            path: 0,
+            content: 1,
+            mtime: 0,
+        },
+        Deliver {
+            from: 2,
+            to: 3,
+            pick: 2,
+        },
+        Write {
+            dev: 0,
+            path: 0,
+            content: 1,
+            mtime: 0,
+        },
+        Write {
+            dev: 4,
+            path: 1,
+            content: 1,
+            mtime: 0,
+        },
+        Deliver {
+            from: 4,
+            to: 1,
+            pick: 0,
+        },
+        Deliver {
+            from: 1,
+            to: 3,
+            pick: 0,
+        },
+        Deliver {
+            from: 2,
+            to: 3,
+            pick: 1,
+        },
+        Deliver {
+            from: 4,
+            to: 0,
+            pick: 0,
+        },
+        Delete {
+            dev: 0,
+            path: 0,
+            mtime: 0,
+        },
+        Deliver {
+            from: 2,
+            to: 0,
+            pick: 19,
+        },
+        Write {
+            dev: 0,
+            path: 0,
+            content: 1,
+            mtime: 0,
+        },
+        Deliver {
+            from: 0,
+            to: 3,
+            pick: 63,
+        },
+        Write {
+            dev: 0,
+            path: 0,
+            content: 1,
+            mtime: 0,
+        },
+        Write {
+            dev: 0,
+            path: 3,
+            content: 3,
+            mtime: 6,
+        },
+    ];
+    run(5, &ops, 0);
 }

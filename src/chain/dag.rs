@@ -21,7 +21,8 @@
 //!   (mtime, author, entry hash); every other write with different content
 //!   is kept as a conflict copy `name.sync-conflict-YYYYMMDD-HHMMSS-DEVICE.ext`
 //!   (see `conflict_name`), which the owner records as an entry of its own
-//!   (`unrecorded_conflicts`), so it outlives the conflict.
+//!   (`unrecorded_conflicts`), so it outlives the conflict. A copy counts as
+//!   recorded once an entry at its path descends from the losing version.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -357,13 +358,11 @@ impl Dag {
                 );
             }
             for l in losers {
-                copies.push((conflict_name(path, l.mtime_ns, &l.author), path.clone(), l));
+                copies.push((path.clone(), l));
             }
         }
-        for (cpath, of, l) in copies {
-            // A conflict copy that was recorded as an entry is an ordinary
-            // path now, resolved above; only unrecorded ones are virtual.
-            if !paths.contains_key(&cpath) {
+        for (of, l) in copies {
+            if let Some(cpath) = self.copy_needed(paths, &of, &l) {
                 out.entry(cpath).or_insert(FileView {
                     version: l,
                     conflict_of: Some(of),
@@ -371,6 +370,34 @@ impl Dag {
             }
         }
         out
+    }
+
+    /// Where the losing version `l` of `path` still needs a conflict copy,
+    /// or None when an entry already records it. A copy is recorded at a
+    /// path when one of that path's maximal entries descends from `l` (the
+    /// device that recorded it knew `l`). If the usual name holds a copy of
+    /// something else (two losing versions by one device within one
+    /// second), the name gains the first 6 hex digits of `l`'s entry hash.
+    fn copy_needed(
+        &self,
+        paths: &BTreeMap<String, Vec<Version>>,
+        path: &str,
+        l: &Version,
+    ) -> Option<String> {
+        let recorded_at = |p: &str| {
+            paths
+                .get(p)
+                .is_some_and(|max| max.iter().any(|m| self.is_ancestor(&l.hash, &m.hash)))
+        };
+        let plain = conflict_name(path, l.mtime_ns, &l.author);
+        if recorded_at(&plain) {
+            return None;
+        }
+        if !paths.contains_key(&plain) {
+            return Some(plain);
+        }
+        let tagged = conflict_name_tagged(path, l.mtime_ns, &l.author, Some(&l.hash));
+        (!recorded_at(&tagged)).then_some(tagged)
     }
 
     /// The view of one path (None when absent).
@@ -434,6 +461,17 @@ fn deps(e: &Entry) -> impl Iterator<Item = Hash> + '_ {
 /// extension is what follows the last dot of the name, if the name has one
 /// that is not its first character.
 pub fn conflict_name(path: &str, mtime_ns: i64, author: &DeviceId) -> String {
+    conflict_name_tagged(path, mtime_ns, author, None)
+}
+
+/// `conflict_name`, with `-xxxxxx` (the entry hash's first 3 bytes in hex)
+/// after the device when a tag is given.
+fn conflict_name_tagged(
+    path: &str,
+    mtime_ns: i64,
+    author: &DeviceId,
+    tag: Option<&Hash>,
+) -> String {
     let (dir, name) = match path.rfind('/') {
         Some(i) => (&path[..=i], &path[i + 1..]),
         None => ("", path),
@@ -445,8 +483,11 @@ pub fn conflict_name(path: &str, mtime_ns: i64, author: &DeviceId) -> String {
     let secs = mtime_ns.div_euclid(1_000_000_000);
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let tod = secs.rem_euclid(86_400);
+    let tag = tag
+        .map(|h| format!("-{:02x}{:02x}{:02x}", h[0], h[1], h[2]))
+        .unwrap_or_default();
     format!(
-        "{dir}{stem}.sync-conflict-{y:04}{mo:02}{d:02}-{:02}{:02}{:02}-{}{ext}",
+        "{dir}{stem}.sync-conflict-{y:04}{mo:02}{d:02}-{:02}{:02}{:02}-{}{tag}{ext}",
         tod / 3600,
         tod % 3600 / 60,
         tod % 60,

@@ -105,21 +105,15 @@ impl Meta {
                 rule: "is not in normal form".into(),
             });
         }
-        match self.kind {
-            ChangeKind::Rename => {
-                if paths::normalize(&self.from, false)? != self.from {
-                    return Err(HarpError::InvalidPath {
-                        path: self.from.clone(),
-                        rule: "is not in normal form".into(),
-                    });
-                }
-            }
-            _ if !self.from.is_empty() => {
-                return Err(HarpError::Protocol(
-                    "only a rename has a 'from' path".into(),
-                ))
-            }
-            _ => {}
+        let from_ok = match self.kind {
+            ChangeKind::Rename => paths::normalize(&self.from, false)? == self.from,
+            _ => self.from.is_empty(),
+        };
+        if !from_ok {
+            return Err(HarpError::InvalidPath {
+                path: self.from.clone(),
+                rule: "is not a valid 'from' path for this kind of entry".into(),
+            });
         }
         if self.seq == 0 {
             return Err(HarpError::Protocol("sequence numbers start at 1".into()));
