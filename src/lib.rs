@@ -9,6 +9,7 @@
 //! | `identity`  | the device key and the device ID's text form               |
 //! | `chain`     | the hash chain link                                        |
 //! | `paths`     | what a synced path may look like                           |
+//! | `manifest`  | content-defined chunks (FastCDC + BLAKE3) of a file         |
 //! | `outbox`    | the durable file through which hooks notify the owner      |
 //! | `store`     | the owner's embedded database (redb)                       |
 //! | `control`   | the local control socket between clients and the owner     |
@@ -21,9 +22,11 @@
 pub mod chain;
 pub mod client;
 pub mod control;
+pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod identity;
+pub mod manifest;
 pub mod outbox;
 pub mod owner;
 pub mod paths;

@@ -38,6 +38,32 @@ namespace Harp {
         public function __construct(?string $stateDir = null) {}
 
         /**
+         * Asks the owner to sync `$path` as folder `$folderId` (see
+         * `Node::addFolder`). Throws `NotRunningException` when no owner runs.
+         *
+         * @param string $folderId
+         * @param string $path
+         * @return void
+         */
+        public function addFolder(string $folderId, string $path): void {}
+
+        /**
+         * The owner's folders (see `Node::folders`).
+         *
+         * @return array
+         */
+        public function folders(): array {}
+
+        /**
+         * The versions of a path, newest first (see `Node::history`).
+         *
+         * @param string $folderId
+         * @param string $path
+         * @return array
+         */
+        public function history(string $folderId, string $path): array {}
+
+        /**
          * Tells the owner that `$path` in `$folderId` changed. `$kind` is
          * `write`, `delete` or `rename`; a rename passes the old path as
          * `$from`. Returns once the change is in the durable outbox: no network
@@ -53,6 +79,14 @@ namespace Harp {
         public function notify(string $folderId, string $path, string $kind = 'write', ?string $from = null): void {}
 
         /**
+         * Asks the owner to scan a folder (see `Node::scan`).
+         *
+         * @param string $folderId
+         * @return array
+         */
+        public function scan(string $folderId): array {}
+
+        /**
          * The owner's status (see `Node::status`) with `role` = `client`. When
          * no owner runs: `running` false, the owner `pid` if one holds the lock
          * without running, and `outbox`, the notifies waiting for an owner.
@@ -60,6 +94,14 @@ namespace Harp {
          * @return array
          */
         public function status(): array {}
+
+        /**
+         * Asks the owner to check a folder's entries (see `Node::verify`).
+         *
+         * @param string $folderId
+         * @return array
+         */
+        public function verify(string $folderId): array {}
     }
 
     /**
@@ -143,6 +185,17 @@ namespace Harp {
         public function __construct(?string $stateDir = null, ?array $options = null) {}
 
         /**
+         * Syncs the directory `$path` (created if missing) as folder
+         * `$folderId` (1-64 characters of A-Z a-z 0-9 . _ -). Mapping an id
+         * again moves it.
+         *
+         * @param string $folderId
+         * @param string $path
+         * @return void
+         */
+        public function addFolder(string $folderId, string $path): void {}
+
+        /**
          * The local changes this node has taken from the outbox, oldest first:
          * arrays with `seq`, `folder`, `path`, `kind`, `from`, `time_ms` (when
          * notified), `pid` (who notified) and `recorded_ms`. `$after` is the
@@ -164,6 +217,25 @@ namespace Harp {
         public function deviceId(): string {}
 
         /**
+         * The folders: arrays with `id`, `path`, `files` (in the synced view)
+         * and `conflicts` (conflict copies among them).
+         *
+         * @return array
+         */
+        public function folders(): array {}
+
+        /**
+         * The versions of `$path`, newest first: arrays with `entry` (hash,
+         * hex), `author`, `seq`, `kind` (write, delete, rename, renamed_away),
+         * `path`, `from`, `size`, `mtime_ns`, `time_ms` and `content` (hex).
+         *
+         * @param string $folderId
+         * @param string $path
+         * @return array
+         */
+        public function history(string $folderId, string $path): array {}
+
+        /**
          * The next event, waiting up to `$timeoutMs` milliseconds; null when
          * none came.
          *
@@ -171,6 +243,17 @@ namespace Harp {
          * @return \Harp\Event|null
          */
         public function poll(int $timeoutMs): ?\Harp\Event {}
+
+        /**
+         * Walks the folder and records new, changed and deleted files as
+         * entries. Unchanged files are skipped by size and mtime. Returns
+         * `files`, `new`, `changed`, `deleted`, `unchanged`, `bytes_hashed`,
+         * `entries`, `skipped` (list of [path, reason]) and `ms`.
+         *
+         * @param string $folderId
+         * @return array
+         */
+        public function scan(string $folderId): array {}
 
         /**
          * Starts the runtime on a background thread: the control socket for
@@ -185,7 +268,8 @@ namespace Harp {
          * The node's state: `device_id`, `name`, `state_dir`, `role`
          * ('owner'|'client'), `running`, `pid`, `listen`, `mdns`, `folders`,
          * `peers`, `transfers`, `outbox` (notifies not yet taken), `changes`
-         * (changes recorded), `uptime_s`, `last_error`. In a forked child it
+         * (changes recorded), `entries` (chain entries stored), `uptime_s`,
+         * `last_error`. In a forked child it
          * asks the owner over the socket, as a `Client` would.
          *
          * @return array
@@ -199,6 +283,18 @@ namespace Harp {
          * @return void
          */
         public function stop(): void {}
+
+        /**
+         * Checks every entry of the folder: each link, each signature, each
+         * author. Returns `ok`, `checked` (the number of entries) and
+         * `problems`: for each damaged entry its `entry` id, `position`,
+         * `author`, `seq`, `path`, `reason` (broken link, bad signature,
+         * unknown author, malformed entry) and `detail`.
+         *
+         * @param string $folderId
+         * @return array
+         */
+        public function verify(string $folderId): array {}
     }
 }
 

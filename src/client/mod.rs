@@ -64,6 +64,16 @@ impl Client {
         }
     }
 
+    /// Runs an operation on the owner (`NotRunning` when none runs).
+    /// Scans and verifications may take long: they get an hour.
+    pub fn call(&self, op: Op) -> Result<Value> {
+        let timeout = match op {
+            Op::Scan { .. } | Op::Verify { .. } => Duration::from_secs(3600),
+            _ => STATUS_TIMEOUT,
+        };
+        control::request(&self.dir, &op, timeout)
+    }
+
     fn local_status(&self) -> Result<Value> {
         let device_id = DeviceKey::load(&self.dir)?.map(|k| k.device_id().to_string());
         // The socket is gone but a process may still hold the lock (an owner

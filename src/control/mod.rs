@@ -35,6 +35,32 @@ pub const VERSION: u32 = 1;
 pub enum Op {
     /// The owner's status.
     Status,
+    /// Maps a folder id to a directory.
+    AddFolder {
+        /// Folder id.
+        folder: String,
+        /// Local directory.
+        path: String,
+    },
+    /// The folders.
+    Folders,
+    /// Scans a folder.
+    Scan {
+        /// Folder id.
+        folder: String,
+    },
+    /// The versions of a path.
+    History {
+        /// Folder id.
+        folder: String,
+        /// Path inside it.
+        path: String,
+    },
+    /// Checks a folder's entries.
+    Verify {
+        /// Folder id.
+        folder: String,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -26,6 +26,7 @@ use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::engine::Engine;
 use crate::error::{HarpError, Result};
 use crate::identity::{DeviceId, DeviceKey};
 use crate::outbox;
@@ -87,7 +88,8 @@ pub struct Shared {
     dir: PathBuf,
     device_id: DeviceId,
     config: Config,
-    store: Store,
+    store: Arc<Store>,
+    engine: Mutex<Engine>,
     pid: u32,
     started: Mutex<Option<Instant>>,
     events: Mutex<VecDeque<Event>>,
@@ -120,6 +122,8 @@ impl Shared {
     /// The status as `Node::status` and the control socket report it.
     pub fn status(&self, role: &str) -> Result<Value> {
         let changes = self.store.change_count()?;
+        let entries = self.store.entry_count()?;
+        let folders = self.engine.lock().folders()?;
         let outbox = match self.store.outbox_position()? {
             Some((g, off)) => outbox::count_after(&self.dir, g, off)?,
             None => outbox::count_after(&self.dir, [0; 16], 0)?,
@@ -135,15 +139,41 @@ impl Shared {
             "pid": self.pid,
             "listen": self.config.listen,
             "mdns": self.config.mdns,
-            "folders": [],
+            "folders": folders,
             "peers": [],
             "transfers": [],
             "outbox": outbox,
             "changes": changes,
+            "entries": entries,
             "uptime_s": started.map(|s| s.elapsed().as_secs()),
             "events_dropped": self.events_dropped.load(Ordering::Relaxed),
             "last_error": *self.last_error.lock(),
         }))
+    }
+
+    /// Runs an operation for a client (or for the owner's own PHP thread).
+    pub fn call(&self, op: crate::control::Op) -> Result<Value> {
+        use crate::control::Op;
+        match op {
+            Op::Status => self.status("owner"),
+            Op::AddFolder { folder, path } => {
+                self.engine.lock().add_folder(&folder, Path::new(&path))?;
+                Ok(json!({ "folder": folder }))
+            }
+            Op::Folders => self.engine.lock().folders(),
+            Op::Scan { folder } => {
+                // Take pending notifies first, so the scan does not record
+                // what a hook already reported.
+                self.intake()?;
+                let r = self.engine.lock().scan(&folder)?;
+                to_json(&r)
+            }
+            Op::History { folder, path } => self.engine.lock().history(&folder, &path),
+            Op::Verify { folder } => {
+                let r = self.engine.lock().verify(&folder)?;
+                to_json(&r)
+            }
+        }
     }
 
     /// Takes everything waiting in the outbox into the store; returns how
@@ -151,6 +181,14 @@ impl Shared {
     fn intake(&self) -> Result<u64> {
         crate::error::debug_panic_point("runtime.intake");
         let _serial = self.intake_lock.lock();
+        let taken = self.take_outbox()?;
+        // Then turn the journal into entries (a backlog from before a crash
+        // included). Failing here loses nothing: the journal keeps it.
+        self.engine.lock().process_journal()?;
+        Ok(taken)
+    }
+
+    fn take_outbox(&self) -> Result<u64> {
         let mut total = 0u64;
         loop {
             let pos = self.store.outbox_position()?;
@@ -202,6 +240,11 @@ impl Shared {
     }
 }
 
+/// A report as JSON.
+fn to_json<T: Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| HarpError::Internal(e.to_string()))
+}
+
 /// A drained outbox larger than this is replaced at once; smaller ones wait
 /// for an idle moment.
 const RETIRE_AT: u64 = 1024 * 1024;
@@ -225,12 +268,15 @@ impl Owner {
         let dir = crate::fsutil::prepare_state_dir(dir)?;
         let lock = OwnerLock::acquire(&dir)?;
         let key = DeviceKey::load_or_create(&dir)?;
-        let store = Store::open(&dir)?;
+        let store = Arc::new(Store::open(&dir)?);
+        let device_id = key.device_id();
+        let engine = Engine::open(store.clone(), key)?;
         let shared = Arc::new(Shared {
-            device_id: key.device_id(),
+            device_id,
             dir,
             config,
             store,
+            engine: Mutex::new(engine),
             pid: lock.pid(),
             started: Mutex::new(None),
             events: Mutex::new(VecDeque::new()),
@@ -362,6 +408,18 @@ impl Owner {
                 return Ok(q.pop_front());
             }
         }
+    }
+
+    /// Maps `folder` to the directory `path`.
+    pub fn add_folder(&mut self, folder: &str, path: &Path) -> Result<()> {
+        self.check_crash()?;
+        self.shared.engine.lock().add_folder(folder, path)
+    }
+
+    /// Runs a control-socket operation here, as the owner.
+    pub fn call(&mut self, op: crate::control::Op) -> Result<Value> {
+        self.check_crash()?;
+        self.shared.call(op)
     }
 
     /// Recorded local changes after sequence number `after`, at most `limit`.

@@ -234,12 +234,9 @@ async fn serve_client(shared: Arc<Shared>, mut stream: UnixStream) {
 }
 
 async fn dispatch(shared: &Arc<Shared>, op: Op) -> Result<serde_json::Value> {
-    match op {
-        Op::Status => {
-            let s = shared.clone();
-            tokio::task::spawn_blocking(move || s.status("owner"))
-                .await
-                .map_err(|e| HarpError::Internal(format!("status task failed: {e}")))?
-        }
-    }
+    // Store and disk work runs on the blocking pool, off the reactor.
+    let s = shared.clone();
+    tokio::task::spawn_blocking(move || s.call(op))
+        .await
+        .map_err(|e| HarpError::Internal(format!("request task failed: {e}")))?
 }

@@ -13,6 +13,7 @@ use super::convert::to_array;
 use super::exceptions::guard;
 use super::ini;
 use crate::client;
+use crate::control::Op;
 
 /// Talks to the node that owns a state directory, from any PHP process:
 /// FPM workers, cron, CLI. Starts no thread and keeps no connection, so it
@@ -60,6 +61,43 @@ impl Client {
         from: Option<String>,
     ) -> PhpResult<()> {
         guard(|| self.inner.notify(&folderId, &path, &kind, from.as_deref()))
+    }
+
+    /// Asks the owner to sync `$path` as folder `$folderId` (see
+    /// `Node::addFolder`). Throws `NotRunningException` when no owner runs.
+    pub fn addFolder(&self, folderId: String, path: String) -> PhpResult<()> {
+        guard(|| {
+            self.inner.call(Op::AddFolder {
+                folder: folderId,
+                path,
+            })
+        })?;
+        Ok(())
+    }
+
+    /// The owner's folders (see `Node::folders`).
+    pub fn folders(&self) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.inner.call(Op::Folders))?)
+    }
+
+    /// Asks the owner to scan a folder (see `Node::scan`).
+    pub fn scan(&self, folderId: String) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.inner.call(Op::Scan { folder: folderId }))?)
+    }
+
+    /// The versions of a path, newest first (see `Node::history`).
+    pub fn history(&self, folderId: String, path: String) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| {
+            self.inner.call(Op::History {
+                folder: folderId,
+                path,
+            })
+        })?)
+    }
+
+    /// Asks the owner to check a folder's entries (see `Node::verify`).
+    pub fn verify(&self, folderId: String) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.inner.call(Op::Verify { folder: folderId }))?)
     }
 
     /// The owner's status (see `Node::status`) with `role` = `client`. When

@@ -16,6 +16,7 @@ use super::convert::to_array;
 use super::event::Event;
 use super::exceptions::guard;
 use super::{ini, registry};
+use crate::control::Op;
 use crate::error::{debug_panic_point, HarpError, Result};
 use crate::owner::{Config, Owner};
 
@@ -106,6 +107,15 @@ impl Node {
     fn forked(&self) -> bool {
         std::process::id() != self.pid
     }
+
+    /// Runs an operation as the owner, or, in a forked child, asks the
+    /// owner over the socket as a client would.
+    fn call(&mut self, op: Op) -> Result<serde_json::Value> {
+        if self.forked() {
+            return crate::client::Client::new(&self.dir, false)?.call(op);
+        }
+        self.owner()?.call(op)
+    }
 }
 
 #[php_impl]
@@ -157,7 +167,8 @@ impl Node {
     /// The node's state: `device_id`, `name`, `state_dir`, `role`
     /// ('owner'|'client'), `running`, `pid`, `listen`, `mdns`, `folders`,
     /// `peers`, `transfers`, `outbox` (notifies not yet taken), `changes`
-    /// (changes recorded), `uptime_s`, `last_error`. In a forked child it
+    /// (changes recorded), `entries` (chain entries stored), `uptime_s`,
+    /// `last_error`. In a forked child it
     /// asks the owner over the socket, as a `Client` would.
     pub fn status(&mut self) -> PhpResult<ZBox<ZendHashTable>> {
         let v = guard(|| {
@@ -177,6 +188,58 @@ impl Node {
             let t = Duration::from_millis(u64::try_from(timeoutMs).unwrap_or(0));
             Ok(self.owner()?.poll(t)?.map(Event::from))
         })
+    }
+
+    /// Syncs the directory `$path` (created if missing) as folder
+    /// `$folderId` (1-64 characters of A-Z a-z 0-9 . _ -). Mapping an id
+    /// again moves it.
+    pub fn addFolder(&mut self, folderId: String, path: String) -> PhpResult<()> {
+        guard(|| {
+            if self.forked() {
+                self.call(Op::AddFolder {
+                    folder: folderId,
+                    path,
+                })?;
+                return Ok(());
+            }
+            self.owner()?
+                .add_folder(&folderId, std::path::Path::new(&path))
+        })
+    }
+
+    /// The folders: arrays with `id`, `path`, `files` (in the synced view)
+    /// and `conflicts` (conflict copies among them).
+    pub fn folders(&mut self) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.call(Op::Folders))?)
+    }
+
+    /// Walks the folder and records new, changed and deleted files as
+    /// entries. Unchanged files are skipped by size and mtime. Returns
+    /// `files`, `new`, `changed`, `deleted`, `unchanged`, `bytes_hashed`,
+    /// `entries`, `skipped` (list of [path, reason]) and `ms`.
+    pub fn scan(&mut self, folderId: String) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.call(Op::Scan { folder: folderId }))?)
+    }
+
+    /// The versions of `$path`, newest first: arrays with `entry` (hash,
+    /// hex), `author`, `seq`, `kind` (write, delete, rename, renamed_away),
+    /// `path`, `from`, `size`, `mtime_ns`, `time_ms` and `content` (hex).
+    pub fn history(&mut self, folderId: String, path: String) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| {
+            self.call(Op::History {
+                folder: folderId,
+                path,
+            })
+        })?)
+    }
+
+    /// Checks every entry of the folder: each link, each signature, each
+    /// author. Returns `ok`, `checked` (the number of entries) and
+    /// `problems`: for each damaged entry its `entry` id, `position`,
+    /// `author`, `seq`, `path`, `reason` (broken link, bad signature,
+    /// unknown author, malformed entry) and `detail`.
+    pub fn verify(&mut self, folderId: String) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.call(Op::Verify { folder: folderId }))?)
     }
 
     /// The local changes this node has taken from the outbox, oldest first:

@@ -1,12 +1,26 @@
 //! The store: an embedded database (redb) in the state directory, written
 //! only by the owner process.
 //!
-//! Tables so far:
+//! Tables:
 //! - `meta`: small named values; `outbox` holds the outbox generation and
 //!   offset taken so far, committed in the same transaction as the changes
-//!   it produced, which is what makes intake exactly-once.
+//!   it produced, which is what makes intake exactly-once; `processed` is
+//!   the last change turned into entries, committed with those entries.
 //! - `changes`: the local changes taken from the outbox, by sequence number,
 //!   each as its outbox payload followed by the time it was recorded.
+//! - `entries`: entry hash -> entry record (chain/entry.rs).
+//! - `log`: application order -> entry hash; replaying it rebuilds the DAG
+//!   with every parent before its children.
+//! - `author_seq`: author (32) || seq (u64 BE) -> entry hash.
+//! - `path_history`: folder NUL path NUL log-seq (u64 BE) -> entry hash,
+//!   for both the path and a rename's old path.
+//! - `files`: folder NUL path -> what this device last saw on disk (size,
+//!   mtime, content hash, entry hash): a scan re-hashes only what changed.
+//! - `manifests`: content hash -> manifest.
+//! - `chunks`: BLAKE3 chunk hash -> where a local file holds it (folder NUL
+//!   path, offset, length); delta sync copies from there after re-checking
+//!   the bytes.
+//! - `folders`: folder id -> local path.
 //!
 //! Every commit is durable (`Durability::Immediate`): once `record_changes`
 //! returns, a SIGKILL or a power cut cannot take the changes back.
@@ -15,7 +29,10 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
+use crate::chain::entry::Entry;
+use crate::chain::Hash;
 use crate::error::{HarpError, Result};
+use crate::manifest::Manifest;
 use crate::outbox::{Generation, Notice};
 
 /// File name of the database inside the state directory.
@@ -23,6 +40,85 @@ pub const STORE_FILE: &str = "store.redb";
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entries");
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+const AUTHOR_SEQ: TableDefinition<&[u8], &[u8]> = TableDefinition::new("author_seq");
+const PATH_HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("path_history");
+const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
+const MANIFESTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("manifests");
+const CHUNKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("chunks");
+const FOLDERS: TableDefinition<&str, &str> = TableDefinition::new("folders");
+
+/// What this device last saw of a file on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Content hash (manifest).
+    pub content: Hash,
+    /// The entry that recorded this state.
+    pub entry: Hash,
+}
+
+impl FileRecord {
+    fn encode(&self) -> [u8; 80] {
+        let mut b = [0u8; 80];
+        b[..8].copy_from_slice(&self.size.to_le_bytes());
+        b[8..16].copy_from_slice(&self.mtime_ns.to_le_bytes());
+        b[16..48].copy_from_slice(&self.content);
+        b[48..80].copy_from_slice(&self.entry);
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Self> {
+        if b.len() != 80 {
+            return None;
+        }
+        Some(FileRecord {
+            size: u64::from_le_bytes(b[..8].try_into().ok()?),
+            mtime_ns: i64::from_le_bytes(b[8..16].try_into().ok()?),
+            content: b[16..48].try_into().ok()?,
+            entry: b[48..80].try_into().ok()?,
+        })
+    }
+}
+
+/// Everything one commit writes: new entries (with the manifests of their
+/// content), file records to set or drop, and how far the changes journal
+/// has been processed. All of it lands, or none of it.
+#[derive(Default)]
+pub struct Batch {
+    /// New entries in application order, each with its content's manifest.
+    pub entries: Vec<(Entry, Option<Manifest>)>,
+    /// (folder, path, record) to set.
+    pub files_put: Vec<(String, String, FileRecord)>,
+    /// (folder, path) to drop.
+    pub files_del: Vec<(String, String)>,
+    /// The last journal change these entries account for.
+    pub processed: Option<u64>,
+}
+
+fn file_key(folder: &str, path: &str) -> String {
+    format!("{folder}\0{path}")
+}
+
+fn history_prefix(folder: &str, path: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(folder.len() + path.len() + 10);
+    k.extend_from_slice(folder.as_bytes());
+    k.push(0);
+    k.extend_from_slice(path.as_bytes());
+    k.push(0);
+    k
+}
+
+fn author_seq_key(author: &[u8; 32], seq: u64) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(author);
+    k[32..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
 
 /// A change recorded in the store.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -34,6 +130,17 @@ pub struct Change {
     pub notice: Notice,
     /// When the owner recorded it, milliseconds since the Unix epoch.
     pub recorded_ms: u64,
+}
+
+/// Runs a store operation, turning a panic inside redb (which it raises on
+/// some kinds of on-disk damage) into a `Storage` error.
+fn shield<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        Err(HarpError::Storage(format!(
+            "the store is damaged ({}); run verify, or restore it from a backup",
+            crate::error::panic_message(p.as_ref())
+        )))
+    })
 }
 
 /// The owner's database.
@@ -53,8 +160,19 @@ fn err(what: &'static str) -> impl Fn(redb::Error) -> HarpError {
 }
 
 impl Store {
-    /// Opens the database in `dir`, creating it on first use.
+    /// Opens the database in `dir`, creating it on first use. redb panics
+    /// on some kinds of damage; that becomes a `Storage` error here.
     pub fn open(dir: &Path) -> Result<Self> {
+        std::panic::catch_unwind(|| Self::open_inner(dir)).unwrap_or_else(|p| {
+            Err(HarpError::Storage(format!(
+                "the store {} is damaged ({}); restore it from a backup",
+                dir.join(STORE_FILE).display(),
+                crate::error::panic_message(p.as_ref())
+            )))
+        })
+    }
+
+    fn open_inner(dir: &Path) -> Result<Self> {
         let path = dir.join(STORE_FILE);
         let db = Database::create(&path).map_err(|e| {
             HarpError::Storage(format!(
@@ -64,9 +182,18 @@ impl Store {
         })?;
         let txn = db.begin_write().map_err(|e| err("store")(e.into()))?;
         {
-            txn.open_table(META).map_err(|e| err("store")(e.into()))?;
-            txn.open_table(CHANGES)
-                .map_err(|e| err("store")(e.into()))?;
+            // Create every table, so readers never meet a missing one.
+            let e = err("store");
+            txn.open_table(META).map_err(|x| e(x.into()))?;
+            txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
+            txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
+            txn.open_table(LOG).map_err(|x| e(x.into()))?;
+            txn.open_table(AUTHOR_SEQ).map_err(|x| e(x.into()))?;
+            txn.open_table(PATH_HISTORY).map_err(|x| e(x.into()))?;
+            txn.open_table(FILES).map_err(|x| e(x.into()))?;
+            txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
+            txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
+            txn.open_table(FOLDERS).map_err(|x| e(x.into()))?;
         }
         txn.commit().map_err(|e| err("store")(e.into()))?;
         Ok(Store { db })
@@ -74,23 +201,25 @@ impl Store {
 
     /// How far intake has read the outbox: its generation and offset.
     pub fn outbox_position(&self) -> Result<Option<(Generation, u64)>> {
-        let e = err("reading the outbox position");
-        let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
-        let meta = txn.open_table(META).map_err(|x| e(x.into()))?;
-        let Some(v) = meta.get("outbox").map_err(|x| e(x.into()))? else {
-            return Ok(None);
-        };
-        let v = v.value();
-        if v.len() != 24 {
-            return Err(HarpError::Storage(
-                "the stored outbox position is damaged".into(),
-            ));
-        }
-        let mut g = [0u8; 16];
-        g.copy_from_slice(&v[..16]);
-        let mut off = [0u8; 8];
-        off.copy_from_slice(&v[16..]);
-        Ok(Some((g, u64::from_le_bytes(off))))
+        shield(|| {
+            let e = err("reading the outbox position");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+            let Some(v) = meta.get("outbox").map_err(|x| e(x.into()))? else {
+                return Ok(None);
+            };
+            let v = v.value();
+            if v.len() != 24 {
+                return Err(HarpError::Storage(
+                    "the stored outbox position is damaged".into(),
+                ));
+            }
+            let mut g = [0u8; 16];
+            g.copy_from_slice(&v[..16]);
+            let mut off = [0u8; 8];
+            off.copy_from_slice(&v[16..]);
+            Ok(Some((g, u64::from_le_bytes(off))))
+        })
     }
 
     /// Records `notices` and the new outbox position in one durable
@@ -131,41 +260,316 @@ impl Store {
 
     /// Number of changes recorded so far.
     pub fn change_count(&self) -> Result<u64> {
-        let e = err("counting changes");
-        let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
-        let t = txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
-        t.len().map_err(|x| e(x.into()))
+        shield(|| {
+            let e = err("counting changes");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
+            t.len().map_err(|x| e(x.into()))
+        })
     }
 
     /// Up to `limit` changes with a sequence number above `after`, in order.
     pub fn changes(&self, after: u64, limit: usize) -> Result<Vec<Change>> {
-        let e = err("reading changes");
-        let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
-        let t = txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
-        let mut out = Vec::new();
-        for row in t
-            .range(after.saturating_add(1)..)
-            .map_err(|x| e(x.into()))?
-            .take(limit)
-        {
-            let (k, v) = row.map_err(|x| e(x.into()))?;
-            let bytes = v.value();
-            let seq = k.value();
-            if bytes.len() < 8 {
-                return Err(HarpError::Storage(format!("change {seq} is damaged")));
+        shield(|| {
+            let e = err("reading changes");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
+            let mut out = Vec::new();
+            for row in t
+                .range(after.saturating_add(1)..)
+                .map_err(|x| e(x.into()))?
+                .take(limit)
+            {
+                let (k, v) = row.map_err(|x| e(x.into()))?;
+                let bytes = v.value();
+                let seq = k.value();
+                if bytes.len() < 8 {
+                    return Err(HarpError::Storage(format!("change {seq} is damaged")));
+                }
+                let (payload, at) = bytes.split_at(bytes.len() - 8);
+                let notice = Notice::decode(payload)
+                    .map_err(|x| HarpError::Storage(format!("change {seq} is damaged: {x}")))?;
+                let mut t8 = [0u8; 8];
+                t8.copy_from_slice(at);
+                out.push(Change {
+                    seq,
+                    notice,
+                    recorded_ms: u64::from_le_bytes(t8),
+                });
             }
-            let (payload, at) = bytes.split_at(bytes.len() - 8);
-            let notice = Notice::decode(payload)
-                .map_err(|x| HarpError::Storage(format!("change {seq} is damaged: {x}")))?;
-            let mut t8 = [0u8; 8];
-            t8.copy_from_slice(at);
-            out.push(Change {
-                seq,
-                notice,
-                recorded_ms: u64::from_le_bytes(t8),
-            });
-        }
-        Ok(out)
+            Ok(out)
+        })
+    }
+}
+
+impl Store {
+    /// The last journal change already turned into entries (0: none).
+    pub fn processed(&self) -> Result<u64> {
+        shield(|| {
+            let e = err("reading the store");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+            let v = meta.get("processed").map_err(|x| e(x.into()))?;
+            Ok(
+                v.and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes))
+                    .unwrap_or(0),
+            )
+        })
+    }
+
+    /// Writes a batch in one durable transaction.
+    pub fn commit(&self, batch: &Batch) -> Result<()> {
+        shield(|| {
+            let e = err("writing entries");
+            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
+                let mut log = txn.open_table(LOG).map_err(|x| e(x.into()))?;
+                let mut by_author = txn.open_table(AUTHOR_SEQ).map_err(|x| e(x.into()))?;
+                let mut history = txn.open_table(PATH_HISTORY).map_err(|x| e(x.into()))?;
+                let mut manifests = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
+                let mut chunks = txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
+                let mut files = txn.open_table(FILES).map_err(|x| e(x.into()))?;
+                let first = match log.last().map_err(|x| e(x.into()))? {
+                    Some((k, _)) => k.value() + 1,
+                    None => 1,
+                };
+                for (next, (entry, manifest)) in (first..).zip(&batch.entries) {
+                    let m = &entry.meta;
+                    entries
+                        .insert(entry.hash.as_slice(), entry.encode().as_slice())
+                        .map_err(|x| e(x.into()))?;
+                    log.insert(next, entry.hash.as_slice())
+                        .map_err(|x| e(x.into()))?;
+                    by_author
+                        .insert(
+                            author_seq_key(&m.author.0, m.seq).as_slice(),
+                            entry.hash.as_slice(),
+                        )
+                        .map_err(|x| e(x.into()))?;
+                    let mut paths = vec![m.path.as_str()];
+                    if !m.from.is_empty() {
+                        paths.push(m.from.as_str());
+                    }
+                    for p in paths {
+                        let mut k = history_prefix(&m.folder, p);
+                        k.extend_from_slice(&next.to_be_bytes());
+                        history
+                            .insert(k.as_slice(), entry.hash.as_slice())
+                            .map_err(|x| e(x.into()))?;
+                    }
+                    if let Some(man) = manifest {
+                        manifests
+                            .insert(m.content.as_slice(), man.encode().as_slice())
+                            .map_err(|x| e(x.into()))?;
+                        let mut loc = Vec::with_capacity(m.folder.len() + m.path.len() + 13);
+                        loc.extend_from_slice(file_key(&m.folder, &m.path).as_bytes());
+                        for c in &man.chunks {
+                            loc.truncate(m.folder.len() + m.path.len() + 1);
+                            loc.extend_from_slice(&c.offset.to_le_bytes());
+                            loc.extend_from_slice(&c.len.to_le_bytes());
+                            chunks
+                                .insert(c.hash.as_slice(), loc.as_slice())
+                                .map_err(|x| e(x.into()))?;
+                        }
+                    }
+                }
+                for (folder, path) in &batch.files_del {
+                    files
+                        .remove(file_key(folder, path).as_str())
+                        .map_err(|x| e(x.into()))?;
+                }
+                for (folder, path, rec) in &batch.files_put {
+                    files
+                        .insert(file_key(folder, path).as_str(), rec.encode().as_slice())
+                        .map_err(|x| e(x.into()))?;
+                }
+                if let Some(p) = batch.processed {
+                    let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+                    meta.insert("processed", p.to_le_bytes().as_slice())
+                        .map_err(|x| e(x.into()))?;
+                }
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Number of entries stored.
+    pub fn entry_count(&self) -> Result<u64> {
+        shield(|| {
+            let e = err("counting entries");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(LOG).map_err(|x| e(x.into()))?;
+            t.len().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Calls `f` with every stored entry's record bytes, in application
+    /// order, with the hash the store files it under.
+    pub fn for_each_entry(&self, mut f: impl FnMut(u64, &[u8], &[u8]) -> Result<()>) -> Result<()> {
+        shield(|| {
+            let e = err("reading entries");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let log = txn.open_table(LOG).map_err(|x| e(x.into()))?;
+            let entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
+            for row in log.iter().map_err(|x| e(x.into()))? {
+                let (k, h) = row.map_err(|x| e(x.into()))?;
+                let hash = h.value();
+                match entries.get(hash).map_err(|x| e(x.into()))? {
+                    Some(rec) => f(k.value(), hash, rec.value())?,
+                    None => f(k.value(), hash, &[])?,
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// An entry's record by hash.
+    pub fn entry(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
+        shield(|| {
+            let e = err("reading an entry");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
+            Ok(t.get(hash.as_slice())
+                .map_err(|x| e(x.into()))?
+                .map(|v| v.value().to_vec()))
+        })
+    }
+
+    /// The hash of `author`'s entry number `seq`.
+    pub fn by_author_seq(&self, author: &[u8; 32], seq: u64) -> Result<Option<Hash>> {
+        shield(|| {
+            let e = err("reading an entry");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(AUTHOR_SEQ).map_err(|x| e(x.into()))?;
+            Ok(t.get(author_seq_key(author, seq).as_slice())
+                .map_err(|x| e(x.into()))?
+                .and_then(|v| v.value().try_into().ok()))
+        })
+    }
+
+    /// The records of every entry about `path` (as path or old path), in
+    /// application order.
+    pub fn history(&self, folder: &str, path: &str) -> Result<Vec<Vec<u8>>> {
+        shield(|| {
+            let e = err("reading history");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let hist = txn.open_table(PATH_HISTORY).map_err(|x| e(x.into()))?;
+            let entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
+            let start = history_prefix(folder, path);
+            let mut end = start.clone();
+            end.extend_from_slice(&[0xff; 8]);
+            let mut out = Vec::new();
+            for row in hist
+                .range(start.as_slice()..=end.as_slice())
+                .map_err(|x| e(x.into()))?
+            {
+                let (_, h) = row.map_err(|x| e(x.into()))?;
+                if let Some(rec) = entries.get(h.value()).map_err(|x| e(x.into()))? {
+                    out.push(rec.value().to_vec());
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// What this device last saw of `path` on disk.
+    pub fn file(&self, folder: &str, path: &str) -> Result<Option<FileRecord>> {
+        shield(|| {
+            let e = err("reading a file record");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(FILES).map_err(|x| e(x.into()))?;
+            Ok(t.get(file_key(folder, path).as_str())
+                .map_err(|x| e(x.into()))?
+                .and_then(|v| FileRecord::decode(v.value())))
+        })
+    }
+
+    /// Every file record of a folder: path -> record.
+    pub fn files(&self, folder: &str) -> Result<std::collections::HashMap<String, FileRecord>> {
+        shield(|| {
+            let e = err("reading file records");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(FILES).map_err(|x| e(x.into()))?;
+            let start = format!("{folder}\0");
+            let end = format!("{folder}\u{1}");
+            let mut out = std::collections::HashMap::new();
+            for row in t
+                .range(start.as_str()..end.as_str())
+                .map_err(|x| e(x.into()))?
+            {
+                let (k, v) = row.map_err(|x| e(x.into()))?;
+                if let Some(rec) = FileRecord::decode(v.value()) {
+                    out.insert(k.value()[start.len()..].to_string(), rec);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// A stored manifest by content hash.
+    pub fn manifest(&self, content: &Hash) -> Result<Option<Manifest>> {
+        shield(|| {
+            let e = err("reading a manifest");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
+            match t.get(content.as_slice()).map_err(|x| e(x.into()))? {
+                Some(v) => Ok(Some(Manifest::decode(v.value())?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Where a local file holds a chunk: (folder, path, offset, length).
+    pub fn chunk_location(&self, chunk: &Hash) -> Result<Option<(String, String, u64, u32)>> {
+        shield(|| {
+            let e = err("reading the chunk index");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
+            let Some(v) = t.get(chunk.as_slice()).map_err(|x| e(x.into()))? else {
+                return Ok(None);
+            };
+            let v = v.value();
+            if v.len() < 13 {
+                return Ok(None);
+            }
+            let (key, tail) = v.split_at(v.len() - 12);
+            let key = String::from_utf8_lossy(key);
+            let Some((folder, path)) = key.split_once('\0') else {
+                return Ok(None);
+            };
+            let offset = u64::from_le_bytes(tail[..8].try_into().unwrap_or_default());
+            let len = u32::from_le_bytes(tail[8..].try_into().unwrap_or_default());
+            Ok(Some((folder.to_string(), path.to_string(), offset, len)))
+        })
+    }
+
+    /// Maps a folder id to a local directory (replacing an earlier mapping).
+    pub fn add_folder(&self, id: &str, path: &str) -> Result<()> {
+        shield(|| {
+            let e = err("adding a folder");
+            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut t = txn.open_table(FOLDERS).map_err(|x| e(x.into()))?;
+                t.insert(id, path).map_err(|x| e(x.into()))?;
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// The folders: (id, local path), sorted by id.
+    pub fn folders(&self) -> Result<Vec<(String, String)>> {
+        shield(|| {
+            let e = err("reading folders");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(FOLDERS).map_err(|x| e(x.into()))?;
+            let mut out = Vec::new();
+            for row in t.iter().map_err(|x| e(x.into()))? {
+                let (k, v) = row.map_err(|x| e(x.into()))?;
+                out.push((k.value().to_string(), v.value().to_string()));
+            }
+            Ok(out)
+        })
     }
 }
 

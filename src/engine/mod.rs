@@ -1,0 +1,633 @@
+//! The engine: turns what happens on disk into signed entries, and answers
+//! questions about them. It holds the DAG (in memory, rebuilt from the store
+//! at start) and the device key, and writes through the store.
+//!
+//! Two ways changes come in, one way out:
+//! - `process_journal`: changes notified by hooks, already durable in the
+//!   store's journal, become entries; how far it got is committed with them.
+//! - `scan`: a walk of a folder finds new, changed and deleted files.
+//!
+//! Both look at the disk first (Syncthing's rule: check that the disk holds
+//! what you are about to record) and re-hash a file only when its size or
+//! mtime moved.
+
+mod scan;
+mod verify;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::chain::dag::{Dag, Inserted};
+use crate::chain::entry::{Entry, Meta};
+use crate::chain::Hash;
+use crate::error::{HarpError, Result};
+use crate::identity::{DeviceId, DeviceKey};
+use crate::manifest::{self, Manifest};
+use crate::outbox::ChangeKind;
+use crate::owner::{now_ms, warn};
+use crate::paths;
+use crate::store::{Batch, FileRecord, Store};
+
+pub use scan::ScanReport;
+pub use verify::VerifyReport;
+
+/// Journal changes turned into entries per commit.
+const JOURNAL_BATCH: usize = 2_000;
+
+/// What the disk holds at a path right now.
+#[derive(Debug, Clone)]
+pub(crate) enum Seen {
+    /// A regular file.
+    File { size: u64, mtime_ns: i64 },
+    /// Nothing, or nothing Harp syncs (a directory, a symlink).
+    Nothing,
+}
+
+pub(crate) fn look(path: &Path) -> Seen {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => Seen::File {
+            size: m.len(),
+            mtime_ns: mtime_ns(&m),
+        },
+        _ => Seen::Nothing,
+    }
+}
+
+pub(crate) fn mtime_ns(m: &std::fs::Metadata) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    m.mtime()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(m.mtime_nsec())
+}
+
+/// The engine of one node.
+pub struct Engine {
+    key: DeviceKey,
+    me: DeviceId,
+    dag: Dag,
+    store: Arc<Store>,
+    folders: HashMap<String, PathBuf>,
+}
+
+/// A change on its way to becoming an entry.
+struct Pending {
+    path: String,
+    kind: ChangeKind,
+    from: String,
+    size: u64,
+    mtime_ns: i64,
+    manifest: Option<Manifest>,
+}
+
+impl Engine {
+    /// Rebuilds the DAG from the store and loads the folder list.
+    pub fn open(store: Arc<Store>, key: DeviceKey) -> Result<Self> {
+        let me = key.device_id();
+        let dag = replay(&store, me)?;
+        let folders = store
+            .folders()?
+            .into_iter()
+            .map(|(id, p)| (id, PathBuf::from(p)))
+            .collect();
+        Ok(Engine {
+            key,
+            me,
+            dag,
+            store,
+            folders,
+        })
+    }
+
+    /// This device's ID.
+    pub fn device_id(&self) -> DeviceId {
+        self.me
+    }
+
+    /// The DAG, read-only.
+    pub fn dag(&self) -> &Dag {
+        &self.dag
+    }
+
+    fn root(&self, folder: &str) -> Result<&Path> {
+        self.folders
+            .get(folder)
+            .map(PathBuf::as_path)
+            .ok_or_else(|| {
+                HarpError::Config(format!(
+                    "unknown folder {folder:?}: add it first (Node::addFolder / harp folder add)"
+                ))
+            })
+    }
+
+    /// Maps `id` to the directory `path` (created if missing).
+    pub fn add_folder(&mut self, id: &str, path: &Path) -> Result<()> {
+        paths::check_folder_id(id)?;
+        std::fs::create_dir_all(path).map_err(|e| {
+            HarpError::Config(format!("cannot create folder {}: {e}", path.display()))
+        })?;
+        let canon = path
+            .canonicalize()
+            .map_err(|e| HarpError::Config(format!("folder {}: {e}", path.display())))?;
+        let text = canon.to_str().ok_or_else(|| {
+            HarpError::Config(format!("folder path {} is not UTF-8", canon.display()))
+        })?;
+        self.store.add_folder(id, text)?;
+        self.folders.insert(id.to_string(), canon);
+        Ok(())
+    }
+
+    /// The folders as PHP sees them.
+    pub fn folders(&self) -> Result<Value> {
+        let mut list = Vec::new();
+        let mut ids: Vec<&String> = self.folders.keys().collect();
+        ids.sort();
+        for id in ids {
+            let view = self.dag.view(id);
+            list.push(json!({
+                "id": id,
+                "path": self.folders[id].display().to_string(),
+                "files": view.len(),
+                "conflicts": view.values().filter(|f| f.conflict_of.is_some()).count(),
+            }));
+        }
+        Ok(Value::Array(list))
+    }
+
+    /// Turns unprocessed journal changes into entries. Returns how many
+    /// entries it wrote.
+    pub fn process_journal(&mut self) -> Result<u64> {
+        let mut written = 0;
+        loop {
+            let done = self.store.processed()?;
+            let changes = self.store.changes(done, JOURNAL_BATCH)?;
+            let Some(last) = changes.last().map(|c| c.seq) else {
+                return Ok(written);
+            };
+            let mut by_folder: Vec<(String, Vec<Pending>)> = Vec::new();
+            for c in changes {
+                let n = c.notice;
+                let Ok(root) = self.root(&n.folder).map(Path::to_path_buf) else {
+                    warn(&format!(
+                        "change to {}/{} ignored: folder {:?} is not configured",
+                        n.folder, n.path, n.folder
+                    ));
+                    continue;
+                };
+                let from = n.from.unwrap_or_default();
+                match self.observe(&n.folder, &root, &n.path, n.kind, &from) {
+                    Ok(Some(p)) => match by_folder.last_mut() {
+                        Some((f, v)) if *f == n.folder => v.push(p),
+                        _ => by_folder.push((n.folder.clone(), vec![p])),
+                    },
+                    Ok(None) => {}
+                    Err(e) => warn(&format!("change to {}/{} skipped: {e}", n.folder, n.path)),
+                }
+            }
+            let mut batch = Batch {
+                processed: Some(last),
+                ..Batch::default()
+            };
+            for (folder, pending) in by_folder {
+                self.build(&folder, pending, &mut batch)?;
+            }
+            written += batch.entries.len() as u64;
+            self.commit(batch)?;
+        }
+    }
+
+    /// Looks at the disk for one notified change; None when there is
+    /// nothing to record (unchanged, or never known and gone).
+    fn observe(
+        &self,
+        folder: &str,
+        root: &Path,
+        path: &str,
+        kind: ChangeKind,
+        from: &str,
+    ) -> Result<Option<Pending>> {
+        let known = self.store.file(folder, path)?;
+        match look(&root.join(path)) {
+            Seen::File { size, mtime_ns } => {
+                if let Some(k) = known {
+                    if k.size == size && k.mtime_ns == mtime_ns && kind != ChangeKind::Rename {
+                        return Ok(None);
+                    }
+                }
+                // A rename of a file we know keeps its content: no hashing.
+                let from_rec = if kind == ChangeKind::Rename {
+                    self.store.file(folder, from)?
+                } else {
+                    None
+                };
+                let manifest = match from_rec {
+                    Some(r) if r.size == size && r.mtime_ns == mtime_ns => {
+                        self.store.manifest(&r.content)?
+                    }
+                    _ => None,
+                };
+                let manifest = match manifest {
+                    Some(m) => m,
+                    None => manifest::of_file(&root.join(path))?,
+                };
+                if let Some(k) = known {
+                    if k.content == manifest.content_hash() && kind != ChangeKind::Rename {
+                        // Touched, same bytes: remember the new mtime only.
+                        return Ok(Some(Pending {
+                            path: path.into(),
+                            kind: ChangeKind::Write,
+                            from: String::new(),
+                            size,
+                            mtime_ns,
+                            manifest: None,
+                        }));
+                    }
+                }
+                let renames = kind == ChangeKind::Rename
+                    && !from.is_empty()
+                    && from != path
+                    && self.dag.file(folder, from).is_some()
+                    && look(&root.join(from)).is_nothing();
+                Ok(Some(Pending {
+                    path: path.into(),
+                    kind: if renames {
+                        ChangeKind::Rename
+                    } else {
+                        ChangeKind::Write
+                    },
+                    from: if renames { from.into() } else { String::new() },
+                    size,
+                    mtime_ns,
+                    manifest: Some(manifest),
+                }))
+            }
+            Seen::Nothing => {
+                // Gone (whatever the hook said): a delete, if we knew it.
+                let gone = if kind == ChangeKind::Rename && !from.is_empty() {
+                    from
+                } else {
+                    path
+                };
+                if self.dag.file(folder, gone).is_some() || self.store.file(folder, gone)?.is_some()
+                {
+                    Ok(Some(Pending {
+                        path: gone.into(),
+                        kind: ChangeKind::Delete,
+                        from: String::new(),
+                        size: 0,
+                        mtime_ns: 0,
+                        manifest: None,
+                    }))
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+
+    /// Makes the entries for `pending` (unsigned, applied to the DAG), signs
+    /// them on both cores, and adds them and the file records to `batch`.
+    fn build(&mut self, folder: &str, pending: Vec<Pending>, batch: &mut Batch) -> Result<()> {
+        let public = self.key.public().to_bytes();
+        let first = batch.entries.len();
+        for p in pending {
+            let Some(manifest) = p.manifest.as_ref() else {
+                if p.kind == ChangeKind::Write {
+                    // Same bytes, new mtime: update the record, no entry.
+                    if let Some(mut rec) = self.store.file(folder, &p.path)? {
+                        rec.mtime_ns = p.mtime_ns;
+                        batch.files_put.push((folder.into(), p.path, rec));
+                    }
+                    continue;
+                }
+                // A delete.
+                let e = self.local(folder, &p, [0u8; 32], public)?;
+                batch.files_del.push((folder.into(), p.path));
+                batch.entries.push((e, None));
+                continue;
+            };
+            let content = manifest.content_hash();
+            let e = self.local(folder, &p, content, public)?;
+            batch.files_put.push((
+                folder.into(),
+                p.path.clone(),
+                FileRecord {
+                    size: p.size,
+                    mtime_ns: p.mtime_ns,
+                    content,
+                    entry: e.hash,
+                },
+            ));
+            if p.kind == ChangeKind::Rename {
+                batch.files_del.push((folder.into(), p.from.clone()));
+            }
+            batch.entries.push((e, p.manifest));
+        }
+        sign_all(&self.key, &mut batch.entries[first..]);
+        Ok(())
+    }
+
+    fn local(
+        &mut self,
+        folder: &str,
+        p: &Pending,
+        content: Hash,
+        public: [u8; 32],
+    ) -> Result<Entry> {
+        let (seq, prev, parents) = self.dag.next_for(&self.me);
+        let meta = Meta {
+            folder: folder.into(),
+            path: p.path.clone(),
+            kind: p.kind,
+            from: p.from.clone(),
+            size: p.size,
+            mtime_ns: p.mtime_ns,
+            content,
+            author: self.me,
+            seq,
+            time_ms: now_ms(),
+            parents,
+        };
+        let e = Entry::unsigned(meta, prev, public)?;
+        match self.dag.insert(e.clone(), false) {
+            Ok(Inserted::Applied(_)) => Ok(e),
+            other => Err(HarpError::Internal(format!(
+                "a new local entry did not apply: {other:?}"
+            ))),
+        }
+    }
+
+    /// Writes a batch; if the store refuses it, the DAG is rebuilt from the
+    /// store so memory never runs ahead of the disk.
+    fn commit(&mut self, batch: Batch) -> Result<()> {
+        if let Err(e) = self.store.commit(&batch) {
+            if !batch.entries.is_empty() {
+                match replay(&self.store, self.me) {
+                    Ok(dag) => self.dag = dag,
+                    Err(e2) => warn(&format!("rebuilding the DAG failed: {e2}")),
+                }
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Every version of `path`, newest first.
+    pub fn history(&self, folder: &str, path: &str) -> Result<Value> {
+        let path = paths::normalize(path, true)?;
+        let mut out = Vec::new();
+        for rec in self.store.history(folder, &path)?.into_iter().rev() {
+            let e = Entry::decode(&rec)?;
+            let m = &e.meta;
+            let (kind, size, content) = if m.kind == ChangeKind::Rename && m.from == path {
+                ("renamed_away", 0, None)
+            } else {
+                (
+                    m.kind.as_str(),
+                    m.size,
+                    (m.kind != ChangeKind::Delete).then_some(m.content),
+                )
+            };
+            out.push(json!({
+                "entry": hex(&e.hash),
+                "author": m.author.to_string(),
+                "seq": m.seq,
+                "kind": kind,
+                "path": m.path,
+                "from": if m.from.is_empty() { Value::Null } else { json!(m.from) },
+                "size": size,
+                "mtime_ns": m.mtime_ns,
+                "time_ms": m.time_ms,
+                "content": content.map(|c| hex(&c)),
+            }));
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// Checks every entry of `folder`: link, signature, author.
+    pub fn verify(&self, folder: &str) -> Result<VerifyReport> {
+        self.root(folder)?;
+        verify::run(&self.store, &self.dag, folder)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+/// Rebuilds the DAG from the store's log. An entry the store cannot give
+/// back intact is skipped with a warning; `verify` names it.
+fn replay(store: &Store, me: DeviceId) -> Result<Dag> {
+    let mut dag = Dag::new(me);
+    let mut damaged = 0u64;
+    store.for_each_entry(|_, _, rec| {
+        match Entry::decode(rec) {
+            Ok(e) => {
+                // Entries in the store were checked when they arrived.
+                dag.trust(e.meta.author);
+                if dag.insert(e, false).is_err() {
+                    damaged += 1;
+                }
+            }
+            Err(_) => damaged += 1,
+        }
+        Ok(())
+    })?;
+    if damaged > 0 {
+        warn(&format!(
+            "{damaged} stored entries could not be replayed; run verify to see which"
+        ));
+    }
+    Ok(dag)
+}
+
+/// Signs entries on both cores.
+fn sign_all(key: &DeviceKey, entries: &mut [(Entry, Option<Manifest>)]) {
+    let sign = |chunk: &mut [(Entry, Option<Manifest>)]| {
+        for (e, _) in chunk {
+            e.sig = key.sign(&e.hash).to_bytes();
+        }
+    };
+    if entries.len() < 64 {
+        sign(entries);
+        return;
+    }
+    let mid = entries.len() / 2;
+    let (a, b) = entries.split_at_mut(mid);
+    std::thread::scope(|s| {
+        s.spawn(|| sign(b));
+        sign(a);
+    });
+}
+
+/// Lower-case hex.
+pub fn hex(b: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(b)
+}
+
+impl Seen {
+    fn is_nothing(&self) -> bool {
+        matches!(self, Seen::Nothing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::entry::Problem;
+
+    fn engine(dir: &Path) -> Engine {
+        std::fs::create_dir_all(dir).unwrap();
+        let store = Arc::new(Store::open(dir).unwrap());
+        Engine::open(store, DeviceKey::from_seed([5; 32])).unwrap()
+    }
+
+    /// Finds every copy of `needle` in the file (redb may keep stale pages).
+    fn find_all(hay: &[u8], needle: &[u8]) -> Vec<usize> {
+        hay.windows(needle.len())
+            .enumerate()
+            .filter(|(_, w)| *w == needle)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    #[test]
+    fn scan_records_new_changed_deleted_and_skips_unchanged() {
+        let t = tempfile::tempdir().unwrap();
+        let folder = t.path().join("f");
+        std::fs::create_dir_all(folder.join("sub")).unwrap();
+        std::fs::write(folder.join("a.txt"), "a").unwrap();
+        std::fs::write(folder.join("sub/b.txt"), "b").unwrap();
+        std::fs::write(folder.join("bad:name.txt"), "x").unwrap();
+        let mut e = engine(&t.path().join("s"));
+        e.add_folder("f", &folder).unwrap();
+        let r = e.scan("f").unwrap();
+        assert_eq!((r.files, r.new, r.entries), (2, 2, 2));
+        assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
+        let r = e.scan("f").unwrap();
+        assert_eq!((r.unchanged, r.entries, r.bytes_hashed), (2, 0, 0));
+        std::fs::write(folder.join("a.txt"), "changed").unwrap();
+        std::fs::remove_file(folder.join("sub/b.txt")).unwrap();
+        let r = e.scan("f").unwrap();
+        assert_eq!((r.changed, r.deleted, r.entries), (1, 1, 2));
+        assert_eq!(e.dag().view("f").len(), 1);
+        let v = e.verify("f").unwrap();
+        assert!(v.ok);
+        assert_eq!(v.checked, 4);
+    }
+
+    #[test]
+    fn a_flipped_byte_is_reported_with_the_exact_entry_and_reason() {
+        // (region, expected reason): a byte of the path inside the meta, of
+        // the signature, of the public key.
+        for (region, want) in [
+            ("meta", Problem::BrokenLink),
+            ("sig", Problem::BadSignature),
+            ("key", Problem::UnknownAuthor),
+        ] {
+            let t = tempfile::tempdir().unwrap();
+            let folder = t.path().join("f");
+            std::fs::create_dir_all(&folder).unwrap();
+            let state = t.path().join("s");
+            let target;
+            {
+                let mut e = engine(&state);
+                e.add_folder("f", &folder).unwrap();
+                for i in 0..20 {
+                    std::fs::write(folder.join(format!("file-{i:02}.txt")), format!("{i}"))
+                        .unwrap();
+                }
+                e.scan("f").unwrap();
+                target = e.store().history("f", "file-07.txt").unwrap()[0].clone();
+            }
+            let entry = Entry::decode(&target).unwrap();
+            let db = state.join(crate::store::STORE_FILE);
+            let mut bytes = std::fs::read(&db).unwrap();
+            let copies = find_all(&bytes, &target);
+            assert!(!copies.is_empty(), "the record is in the file");
+            let rel = match region {
+                "meta" => 4 + 5 + entry.meta.folder.len() + 3, // a character of the path
+                "sig" => target.len() - 10,
+                _ => target.len() - 64 - 5,
+            };
+            for c in copies {
+                bytes[c + rel] ^= 0x20;
+            }
+            std::fs::write(&db, &bytes).unwrap();
+
+            let e = engine(&state);
+            let v = e.verify("f").unwrap();
+            assert!(!v.ok, "{region}: damage went unnoticed");
+            assert_eq!(v.problems.len(), 1, "{region}: {:?}", v.problems);
+            let p = &v.problems[0];
+            assert_eq!(p.entry, hex(&entry.hash), "{region}: the exact entry");
+            assert_eq!(p.reason, want.as_str(), "{region}: {p:?}");
+            assert_eq!(v.checked, 20);
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_anywhere_never_yields_a_wrong_ok_or_a_panic() {
+        let t = tempfile::tempdir().unwrap();
+        let folder = t.path().join("f");
+        std::fs::create_dir_all(&folder).unwrap();
+        let state = t.path().join("s");
+        let original: Vec<Vec<u8>>;
+        {
+            let mut e = engine(&state);
+            e.add_folder("f", &folder).unwrap();
+            for i in 0..30 {
+                std::fs::write(folder.join(format!("{i}.txt")), format!("{i}")).unwrap();
+            }
+            e.scan("f").unwrap();
+            let mut all = Vec::new();
+            e.store()
+                .for_each_entry(|_, _, r| {
+                    all.push(r.to_vec());
+                    Ok(())
+                })
+                .unwrap();
+            original = all;
+        }
+        let db = state.join(crate::store::STORE_FILE);
+        let pristine = std::fs::read(&db).unwrap();
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let (mut caught, mut harmless) = (0, 0);
+        for _ in 0..300 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let mut bytes = pristine.clone();
+            let at = (x % bytes.len() as u64) as usize;
+            bytes[at] ^= 1 << (x % 8);
+            std::fs::write(&db, &bytes).unwrap();
+            let outcome = std::panic::catch_unwind(|| {
+                let store = Arc::new(Store::open(&state)?);
+                let e = Engine::open(store, DeviceKey::from_seed([5; 32]))?;
+                let v = e.verify("f")?;
+                let mut now = Vec::new();
+                e.store().for_each_entry(|_, _, r| {
+                    now.push(r.to_vec());
+                    Ok(())
+                })?;
+                Ok::<_, HarpError>((v.ok, now))
+            });
+            match outcome {
+                Err(_) => panic!("a flipped byte at {at} made harp panic"),
+                Ok(Err(_)) => caught += 1,
+                Ok(Ok((false, _))) => caught += 1,
+                Ok(Ok((true, now))) => {
+                    assert_eq!(
+                        now, original,
+                        "verify said ok over damaged entries (byte {at})"
+                    );
+                    harmless += 1;
+                }
+            }
+        }
+        assert!(caught > 0 && caught + harmless == 300);
+    }
+}
