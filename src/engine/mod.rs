@@ -167,6 +167,9 @@ impl Engine {
                 return Ok(written);
             };
             let mut by_folder: Vec<(String, Vec<Pending>)> = Vec::new();
+            // What this batch already decided, ahead of the store: a second
+            // notify of an unchanged file must see the first one's record.
+            let mut overlay: HashMap<(String, String), Option<FileRecord>> = HashMap::new();
             for c in changes {
                 let n = c.notice;
                 let Ok(root) = self.root(&n.folder).map(Path::to_path_buf) else {
@@ -177,11 +180,51 @@ impl Engine {
                     continue;
                 };
                 let from = n.from.unwrap_or_default();
-                match self.observe(&n.folder, &root, &n.path, n.kind, &from) {
-                    Ok(Some(p)) => match by_folder.last_mut() {
-                        Some((f, v)) if *f == n.folder => v.push(p),
-                        _ => by_folder.push((n.folder.clone(), vec![p])),
-                    },
+                let lookup = |p: &str| -> Result<Option<FileRecord>> {
+                    match overlay.get(&(n.folder.clone(), p.to_string())) {
+                        Some(r) => Ok(*r),
+                        None => self.store.file(&n.folder, p),
+                    }
+                };
+                match self.observe(&n.folder, &root, &n.path, n.kind, &from, lookup) {
+                    Ok(Some(p)) => {
+                        let key = |path: &str| (n.folder.clone(), path.to_string());
+                        if p.kind == ChangeKind::Delete && overlay.get(&key(&p.path)) == Some(&None)
+                        {
+                            continue; // already deleted in this batch
+                        }
+                        match (&p.manifest, p.kind) {
+                            (_, ChangeKind::Delete) => {
+                                overlay.insert(key(&p.path), None);
+                            }
+                            (Some(m), kind) => {
+                                let rec = FileRecord {
+                                    size: p.size,
+                                    mtime_ns: p.mtime_ns,
+                                    content: m.content_hash(),
+                                    entry: [0; 32],
+                                };
+                                overlay.insert(key(&p.path), Some(rec));
+                                if kind == ChangeKind::Rename {
+                                    overlay.insert(key(&p.from), None);
+                                }
+                            }
+                            (None, _) => {
+                                let current = match overlay.get(&key(&p.path)) {
+                                    Some(r) => *r,
+                                    None => self.store.file(&n.folder, &p.path)?,
+                                };
+                                if let Some(mut r) = current {
+                                    r.mtime_ns = p.mtime_ns;
+                                    overlay.insert(key(&p.path), Some(r));
+                                }
+                            }
+                        }
+                        match by_folder.last_mut() {
+                            Some((f, v)) if *f == n.folder => v.push(p),
+                            _ => by_folder.push((n.folder.clone(), vec![p])),
+                        }
+                    }
                     Ok(None) => {}
                     Err(e) => warn(&format!("change to {}/{} skipped: {e}", n.folder, n.path)),
                 }
@@ -207,8 +250,9 @@ impl Engine {
         path: &str,
         kind: ChangeKind,
         from: &str,
+        known_file: impl Fn(&str) -> Result<Option<FileRecord>>,
     ) -> Result<Option<Pending>> {
-        let known = self.store.file(folder, path)?;
+        let known = known_file(path)?;
         match look(&root.join(path)) {
             Seen::File { size, mtime_ns } => {
                 if let Some(k) = known {
@@ -218,7 +262,7 @@ impl Engine {
                 }
                 // A rename of a file we know keeps its content: no hashing.
                 let from_rec = if kind == ChangeKind::Rename {
-                    self.store.file(folder, from)?
+                    known_file(from)?
                 } else {
                     None
                 };
