@@ -65,6 +65,13 @@ final class ExtensionTest extends TestCase
         $this->assertNotSame(hash('sha3-256', $prev . $meta, true), $link, 'meta comes first');
     }
 
+    public function testChainLinkReproducesTheDocumentedEntryHash(): void
+    {
+        // docs/FORMAT.md, "Test vector": the first entry's meta and hash.
+        $meta = hex2bin('010104646f63730e007265706f7274732f71312e7478740000050000000000000015cd853dfe9c9717c0f5bf4802c642564888a3bcba11032098537ac1662030616a96b53bb7199203791026e25cc1ba461167ffb5c6dc095c284bd92cdc5ca34ac589a95d24f538300100000000000000f469e5cf8b0100000000');
+        $this->assertSame('465c5939439d9f766d824a38de94964bd3cbb66e920f9527f7670a38dfaa2c7f', bin2hex(\Harp\Chain::link(str_repeat("\0", 32), $meta)));
+    }
+
     public function testChainLinkRefusesAWrongLengthHashWithAnException(): void
     {
         foreach (['', str_repeat('a', 31), str_repeat('a', 33), bin2hex(random_bytes(32))] as $bad) {
