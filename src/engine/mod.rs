@@ -72,14 +72,22 @@ pub struct Engine {
     folders: HashMap<String, PathBuf>,
 }
 
-/// A change on its way to becoming an entry.
-struct Pending {
-    path: String,
-    kind: ChangeKind,
-    from: String,
-    size: u64,
-    mtime_ns: i64,
-    manifest: Option<Manifest>,
+/// A change seen on disk, on its way to becoming an entry.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// The path (the new path for a rename).
+    pub path: String,
+    /// Write, delete or rename.
+    pub kind: ChangeKind,
+    /// A rename's old path; empty otherwise.
+    pub from: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// The content's manifest; None for a delete, or for a write whose
+    /// bytes are unchanged (only the file record's mtime is updated).
+    pub manifest: Option<Manifest>,
 }
 
 impl Engine {
@@ -166,7 +174,7 @@ impl Engine {
             let Some(last) = changes.last().map(|c| c.seq) else {
                 return Ok(written);
             };
-            let mut by_folder: Vec<(String, Vec<Pending>)> = Vec::new();
+            let mut by_folder: Vec<(String, Vec<Observed>)> = Vec::new();
             // What this batch already decided, ahead of the store: a second
             // notify of an unchanged file must see the first one's record.
             let mut overlay: HashMap<(String, String), Option<FileRecord>> = HashMap::new();
@@ -251,7 +259,7 @@ impl Engine {
         kind: ChangeKind,
         from: &str,
         known_file: impl Fn(&str) -> Result<Option<FileRecord>>,
-    ) -> Result<Option<Pending>> {
+    ) -> Result<Option<Observed>> {
         let known = known_file(path)?;
         match look(&root.join(path)) {
             Seen::File { size, mtime_ns } => {
@@ -279,7 +287,7 @@ impl Engine {
                 if let Some(k) = known {
                     if k.content == manifest.content_hash() && kind != ChangeKind::Rename {
                         // Touched, same bytes: remember the new mtime only.
-                        return Ok(Some(Pending {
+                        return Ok(Some(Observed {
                             path: path.into(),
                             kind: ChangeKind::Write,
                             from: String::new(),
@@ -294,7 +302,7 @@ impl Engine {
                     && from != path
                     && self.dag.file(folder, from).is_some()
                     && look(&root.join(from)).is_nothing();
-                Ok(Some(Pending {
+                Ok(Some(Observed {
                     path: path.into(),
                     kind: if renames {
                         ChangeKind::Rename
@@ -316,7 +324,7 @@ impl Engine {
                 };
                 if self.dag.file(folder, gone).is_some() || self.store.file(folder, gone)?.is_some()
                 {
-                    Ok(Some(Pending {
+                    Ok(Some(Observed {
                         path: gone.into(),
                         kind: ChangeKind::Delete,
                         from: String::new(),
@@ -333,7 +341,7 @@ impl Engine {
 
     /// Makes the entries for `pending` (unsigned, applied to the DAG), signs
     /// them on both cores, and adds them and the file records to `batch`.
-    fn build(&mut self, folder: &str, pending: Vec<Pending>, batch: &mut Batch) -> Result<()> {
+    fn build(&mut self, folder: &str, pending: Vec<Observed>, batch: &mut Batch) -> Result<()> {
         let public = self.key.public().to_bytes();
         let first = batch.entries.len();
         for p in pending {
@@ -376,7 +384,7 @@ impl Engine {
     fn local(
         &mut self,
         folder: &str,
-        p: &Pending,
+        p: &Observed,
         content: Hash,
         public: [u8; 32],
     ) -> Result<Entry> {
@@ -416,6 +424,17 @@ impl Engine {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Records changes already observed (by a scan, a hook, or a benchmark)
+    /// as entries in one commit. Returns the number of entries written.
+    pub fn record(&mut self, folder: &str, changes: Vec<Observed>) -> Result<u64> {
+        self.root(folder)?;
+        let mut batch = Batch::default();
+        self.build(folder, changes, &mut batch)?;
+        let n = batch.entries.len() as u64;
+        self.commit(batch)?;
+        Ok(n)
     }
 
     /// Every version of `path`, newest first.

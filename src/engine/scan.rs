@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{look, Engine, Pending, Seen};
+use super::{look, Engine, Observed, Seen};
 use crate::error::{HarpError, Result};
 use crate::manifest::{self, Manifest};
 use crate::outbox::ChangeKind;
@@ -181,7 +181,7 @@ impl Engine {
                 } else {
                     report.new += 1;
                 }
-                pending.push(Pending {
+                pending.push(Observed {
                     path: c.path.clone(),
                     kind: ChangeKind::Write,
                     from: String::new(),
@@ -198,7 +198,7 @@ impl Engine {
         for group in gone.chunks(SCAN_BATCH) {
             let pending = group
                 .iter()
-                .map(|p| Pending {
+                .map(|p| Observed {
                     path: p.clone(),
                     kind: ChangeKind::Delete,
                     from: String::new(),

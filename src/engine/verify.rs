@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::hex;
 use crate::chain::dag::Dag;
 use crate::chain::entry::{Entry, Problem};
-use crate::chain::{link, Hash, GENESIS};
+use crate::chain::{Hash, GENESIS};
 use crate::error::Result;
 use crate::identity::DeviceId;
 use crate::store::Store;
@@ -113,6 +113,8 @@ pub fn run(store: &Store, dag: &Dag, folder: &str) -> Result<VerifyReport> {
     // is not reported again.
     let mut malformed: std::collections::HashSet<Hash> = std::collections::HashSet::new();
     let mut jobs: Vec<SigJob> = Vec::new();
+    // public key -> the device it belongs to (None: not a valid key).
+    let mut key_owner: HashMap<[u8; 32], Option<DeviceId>> = HashMap::new();
     let flush = |jobs: &mut Vec<SigJob>, report: &mut VerifyReport| {
         for i in check_sigs(jobs) {
             let j = &jobs[i];
@@ -164,7 +166,7 @@ pub fn run(store: &Store, dag: &Dag, folder: &str) -> Result<VerifyReport> {
             reason: reason.as_str().into(),
             detail,
         };
-        if link(&e.prev, &e.meta_bytes) != filed {
+        if e.hash != filed {
             report.problems.push(finding(
                 Problem::BrokenLink,
                 "the entry's bytes no longer hash to the id it is filed under".into(),
@@ -187,9 +189,11 @@ pub fn run(store: &Store, dag: &Dag, folder: &str) -> Result<VerifyReport> {
             ));
             return Ok(());
         }
-        let key_ok = VerifyingKey::from_bytes(&e.public)
-            .map(|k| DeviceId::of(&k) == m.author)
-            .unwrap_or(false);
+        let key_ok = *key_owner.entry(e.public).or_insert_with(|| {
+            VerifyingKey::from_bytes(&e.public)
+                .map(|k| DeviceId::of(&k))
+                .ok()
+        }) == Some(m.author);
         if !key_ok || !dag.is_trusted(&m.author) {
             report.problems.push(finding(
                 Problem::UnknownAuthor,

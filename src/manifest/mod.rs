@@ -153,6 +153,13 @@ pub fn of_bytes(data: &[u8]) -> Manifest {
 pub fn of_file(path: &Path) -> Result<Manifest> {
     let io = |e: std::io::Error| HarpError::storage(format!("reading {}", path.display()), e);
     let mut f = File::open(path).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    if len < BUF as u64 {
+        // Most files: read whole, no 8 MiB buffer to allocate and clear.
+        let mut data = Vec::with_capacity(len as usize + 1);
+        f.read_to_end(&mut data).map_err(io)?;
+        return Ok(of_bytes(&data));
+    }
     let mut buf = vec![0u8; BUF];
     let mut filled = 0usize; // bytes in buf
     let mut base = 0u64; // file offset of buf[0]
