@@ -18,7 +18,10 @@ use harp::store::Store;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let n: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let batch: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
@@ -46,7 +49,11 @@ fn main() {
                     mtime_ns: 1_700_000_000_000_000_000 + i as i64,
                     manifest: Some(Manifest {
                         size: 4096,
-                        chunks: vec![Chunk { offset: 0, len: 4096, hash: h }],
+                        chunks: vec![Chunk {
+                            offset: 0,
+                            len: 4096,
+                            hash: h,
+                        }],
                     }),
                 }
             })
@@ -61,7 +68,9 @@ fn main() {
     assert!(report.ok && report.checked == n, "verify: {report:?}");
     drop(engine);
 
-    let bytes = std::fs::metadata(state.join(harp::store::STORE_FILE)).unwrap().len();
+    let bytes = std::fs::metadata(state.join(harp::store::STORE_FILE))
+        .unwrap()
+        .len();
     let t = Instant::now();
     let store = Arc::new(Store::open(&state).unwrap());
     let engine = Engine::open(store, DeviceKey::from_seed([1; 32])).unwrap();
