@@ -178,13 +178,13 @@ impl Engine {
             // What this batch already decided, ahead of the store: a second
             // notify of an unchanged file must see the first one's record.
             let mut overlay: HashMap<(String, String), Option<FileRecord>> = HashMap::new();
+            // Changes to folders this node does not sync, counted per folder
+            // and reported once per batch.
+            let mut unknown: std::collections::BTreeMap<String, u64> = Default::default();
             for c in changes {
                 let n = c.notice;
                 let Ok(root) = self.root(&n.folder).map(Path::to_path_buf) else {
-                    warn(&format!(
-                        "change to {}/{} ignored: folder {:?} is not configured",
-                        n.folder, n.path, n.folder
-                    ));
+                    *unknown.entry(n.folder).or_default() += 1;
                     continue;
                 };
                 let from = n.from.unwrap_or_default();
@@ -236,6 +236,11 @@ impl Engine {
                     Ok(None) => {}
                     Err(e) => warn(&format!("change to {}/{} skipped: {e}", n.folder, n.path)),
                 }
+            }
+            for (folder, n) in unknown {
+                warn(&format!(
+                    "{n} notified change(s) ignored: folder {folder:?} is not configured (add it with addFolder)"
+                ));
             }
             let mut batch = Batch {
                 processed: Some(last),
