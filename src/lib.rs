@@ -27,6 +27,7 @@ pub mod error;
 pub mod fsutil;
 pub mod identity;
 pub mod manifest;
+pub mod net;
 pub mod outbox;
 pub mod owner;
 pub mod paths;

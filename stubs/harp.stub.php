@@ -79,6 +79,13 @@ namespace Harp {
         public function notify(string $folderId, string $path, string $kind = 'write', ?string $from = null): void {}
 
         /**
+         * The owner's peers (see `Node::peers`).
+         *
+         * @return array
+         */
+        public function peers(): array {}
+
+        /**
          * Asks the owner to scan a folder (see `Node::scan`).
          *
          * @param string $folderId
@@ -94,6 +101,23 @@ namespace Harp {
          * @return array
          */
         public function status(): array {}
+
+        /**
+         * Asks the owner to pin a device (see `Node::trust`).
+         *
+         * @param string $deviceId
+         * @param array|null $addresses
+         * @return void
+         */
+        public function trust(string $deviceId, ?array $addresses = null): void {}
+
+        /**
+         * Asks the owner to unpin a device (see `Node::untrust`).
+         *
+         * @param string $deviceId
+         * @return void
+         */
+        public function untrust(string $deviceId): void {}
 
         /**
          * Asks the owner to check a folder's entries (see `Node::verify`).
@@ -236,6 +260,15 @@ namespace Harp {
         public function history(string $folderId, string $path): array {}
 
         /**
+         * Every device this node knows: `device_id`, `name`, `addresses`,
+         * `trusted`, `connected`, `remote`, `lan`, `rtt_ms`, `bytes_in`,
+         * `bytes_out`, `last_error`.
+         *
+         * @return array
+         */
+        public function peers(): array {}
+
+        /**
          * The next event, waiting up to `$timeoutMs` milliseconds; null when
          * none came.
          *
@@ -283,6 +316,26 @@ namespace Harp {
          * @return void
          */
         public function stop(): void {}
+
+        /**
+         * Pins the device `$deviceId` (its text form, as `deviceId()` prints
+         * it on that device): entries and connections from it are accepted.
+         * `$addresses` are static `IP:port` (or `host:port`) addresses to dial,
+         * for peers beyond the LAN. Trusting again replaces the addresses.
+         *
+         * @param string $deviceId
+         * @param array|null $addresses
+         * @return void
+         */
+        public function trust(string $deviceId, ?array $addresses = null): void {}
+
+        /**
+         * Removes a device from the trust list and drops its connection.
+         *
+         * @param string $deviceId
+         * @return void
+         */
+        public function untrust(string $deviceId): void {}
 
         /**
          * Checks every entry of the folder: each link, each signature, each

@@ -61,6 +61,20 @@ pub enum Op {
         /// Folder id.
         folder: String,
     },
+    /// Pins a device.
+    Trust {
+        /// Device ID, text form.
+        device: String,
+        /// Static addresses (IP:port).
+        addresses: Vec<String>,
+    },
+    /// Unpins a device and drops its connection.
+    Untrust {
+        /// Device ID, text form.
+        device: String,
+    },
+    /// Every known device.
+    Peers,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

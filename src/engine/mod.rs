@@ -114,6 +114,11 @@ impl Engine {
         self.me
     }
 
+    /// Accepts entries authored by `device` from now on.
+    pub fn trust(&mut self, device: DeviceId) {
+        self.dag.trust(device);
+    }
+
     /// The DAG, read-only.
     pub fn dag(&self) -> &Dag {
         &self.dag

@@ -194,6 +194,15 @@ impl DeviceKey {
         self.signing.verifying_key()
     }
 
+    /// The key as PKCS#8 DER, for the TLS certificate.
+    pub fn pkcs8_der(&self) -> Result<Vec<u8>> {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        self.signing
+            .to_pkcs8_der()
+            .map(|d| d.as_bytes().to_vec())
+            .map_err(|e| HarpError::Internal(format!("encoding the device key: {e}")))
+    }
+
     /// Signs a message (the chain signs entry hashes).
     pub fn sign(&self, msg: &[u8]) -> Signature {
         self.signing.sign(msg)

@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 use crate::engine::Engine;
 use crate::error::{HarpError, Result};
 use crate::identity::{DeviceId, DeviceKey};
+use crate::net::{tls, Net};
 use crate::outbox;
 use crate::store::{Change, Store};
 use lock::OwnerLock;
@@ -90,6 +91,10 @@ pub struct Shared {
     config: Config,
     store: Arc<Store>,
     engine: Mutex<Engine>,
+    net: Arc<Net>,
+    identity: Arc<tls::Identity>,
+    /// The QUIC endpoint's address while the runtime runs.
+    bound: Mutex<Option<std::net::SocketAddr>>,
     pid: u32,
     started: Mutex<Option<Instant>>,
     events: Mutex<VecDeque<Event>>,
@@ -137,10 +142,10 @@ impl Shared {
             "role": role,
             "running": started.is_some(),
             "pid": self.pid,
-            "listen": self.config.listen,
+            "listen": self.bound.lock().map(|a| a.to_string()).unwrap_or_else(|| self.config.listen.clone()),
             "mdns": self.config.mdns,
             "folders": folders,
-            "peers": [],
+            "peers": self.net.peers_json(),
             "transfers": [],
             "outbox": outbox,
             "changes": changes,
@@ -173,6 +178,24 @@ impl Shared {
                 let r = self.engine.lock().verify(&folder)?;
                 to_json(&r)
             }
+            Op::Trust { device, addresses } => {
+                let id = DeviceId::parse(&device)?;
+                if id == self.device_id {
+                    return Err(HarpError::Config("that is this device's own ID".into()));
+                }
+                let addrs = parse_addresses(&addresses)?;
+                self.store.trust(&id.0, &addresses)?;
+                self.engine.lock().trust(id);
+                self.net.trust(id, addrs);
+                Ok(json!({ "device_id": id.to_string() }))
+            }
+            Op::Untrust { device } => {
+                let id = DeviceId::parse(&device)?;
+                self.store.untrust(&id.0)?;
+                self.net.untrust(&id);
+                Ok(json!({ "device_id": id.to_string() }))
+            }
+            Op::Peers => Ok(self.net.peers_json()),
         }
     }
 
@@ -240,6 +263,27 @@ impl Shared {
     }
 }
 
+/// Parses static addresses (`IP:port`, or `host:port` resolved now).
+fn parse_addresses(list: &[String]) -> Result<Vec<std::net::SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let mut out = Vec::new();
+    for a in list {
+        let found: Vec<_> = a
+            .to_socket_addrs()
+            .map_err(|e| {
+                HarpError::Config(format!("address {a:?} is not IP:port or host:port ({e})"))
+            })?
+            .collect();
+        if found.is_empty() {
+            return Err(HarpError::Config(format!(
+                "address {a:?} resolves to nothing"
+            )));
+        }
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 /// A report as JSON.
 fn to_json<T: Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| HarpError::Internal(e.to_string()))
@@ -270,13 +314,25 @@ impl Owner {
         let key = DeviceKey::load_or_create(&dir)?;
         let store = Arc::new(Store::open(&dir)?);
         let device_id = key.device_id();
-        let engine = Engine::open(store.clone(), key)?;
+        let identity = Arc::new(tls::Identity::new(&key)?);
+        let mut engine = Engine::open(store.clone(), key)?;
+        let net = Arc::new(Net::default());
+        for (id, addrs) in store.trusted()? {
+            let id = DeviceId(id);
+            engine.trust(id);
+            // Addresses were checked when trusted; ones that no longer
+            // resolve are skipped (and trust can be given again).
+            net.trust(id, parse_addresses(&addrs).unwrap_or_default());
+        }
         let shared = Arc::new(Shared {
             device_id,
             dir,
             config,
             store,
             engine: Mutex::new(engine),
+            net,
+            identity,
+            bound: Mutex::new(None),
             pid: lock.pid(),
             started: Mutex::new(None),
             events: Mutex::new(VecDeque::new()),

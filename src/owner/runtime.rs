@@ -17,6 +17,7 @@ use super::watch::DirWatch;
 use super::{warn, Shared};
 use crate::control::{self, Op, SOCKET_FILE};
 use crate::error::{panic_message, HarpError, Result};
+use crate::net;
 
 /// How often intake looks at the outbox without being woken.
 const INTAKE_TICK: Duration = Duration::from_secs(1);
@@ -76,6 +77,15 @@ async fn serve(
             return Ok(());
         }
     };
+    let endpoint = match quic_endpoint(&shared) {
+        Ok(ep) => ep,
+        Err(e) => {
+            let _ = std::fs::remove_file(shared.dir.join(SOCKET_FILE));
+            let _ = ready.send(Err(e));
+            return Ok(());
+        }
+    };
+    *shared.bound.lock() = endpoint.local_addr().ok();
     *shared.started.lock() = Some(Instant::now());
     let _ = ready.send(Ok(()));
 
@@ -83,6 +93,26 @@ async fn serve(
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
     tasks.spawn(intake_loop(shared.clone(), dir_watch));
     tasks.spawn(accept_loop(shared.clone(), listener));
+    let runner = Arc::new(net::Runner {
+        net: shared.net.clone(),
+        identity: shared.identity.clone(),
+        name: shared.config.name.clone(),
+        me: shared.device_id,
+    });
+    let events = shared.clone();
+    let on_change: net::OnChange = Arc::new(move |kind, device| {
+        events.push_event(super::Event {
+            kind: kind.into(),
+            folder: None,
+            path: None,
+            device: Some(device.to_string()),
+            hash: None,
+            seq: None,
+            time_ms: super::now_ms(),
+        });
+    });
+    tasks.spawn(runner.clone().accept(endpoint.clone(), on_change.clone()));
+    tasks.spawn(runner.dial(endpoint.clone(), on_change));
 
     let outcome = tokio::select! {
         _ = stop.wait_for(|s| *s) => Ok(()),
@@ -98,6 +128,12 @@ async fn serve(
     };
     super::forksafe::forget(listener_fd);
     tasks.abort_all();
+    endpoint.close(quinn::VarInt::from_u32(0), b"stopping");
+    let _ = tokio::time::timeout(Duration::from_secs(2), endpoint.wait_idle()).await;
+    *shared.bound.lock() = None;
+    for p in shared.net.peers.lock().values_mut() {
+        p.conn = None;
+    }
     let _ = std::fs::remove_file(shared.dir.join(SOCKET_FILE));
     if outcome.is_ok() {
         // A clean stop takes what waits, so nothing sits in the outbox
@@ -108,6 +144,22 @@ async fn serve(
         }
     }
     outcome
+}
+
+/// The QUIC endpoint on the configured address.
+fn quic_endpoint(shared: &Shared) -> Result<quinn::Endpoint> {
+    let addr: std::net::SocketAddr = shared.config.listen.parse().map_err(|_| {
+        HarpError::Config(format!(
+            "listen address {:?} is not IP:port",
+            shared.config.listen
+        ))
+    })?;
+    let cfg = net::tls::server_config(&shared.identity, shared.net.trusted.clone())?;
+    quinn::Endpoint::server(cfg, addr).map_err(|e| {
+        HarpError::Config(format!(
+            "cannot listen on {addr} (UDP): {e}; choose another port with the 'listen' option or harp.listen"
+        ))
+    })
 }
 
 fn bind(shared: &Shared) -> Result<UnixListener> {

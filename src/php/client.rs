@@ -100,6 +100,28 @@ impl Client {
         to_array(&guard(|| self.inner.call(Op::Verify { folder: folderId }))?)
     }
 
+    /// Asks the owner to pin a device (see `Node::trust`).
+    pub fn trust(&self, deviceId: String, addresses: Option<Vec<String>>) -> PhpResult<()> {
+        guard(|| {
+            self.inner.call(Op::Trust {
+                device: deviceId,
+                addresses: addresses.unwrap_or_default(),
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Asks the owner to unpin a device (see `Node::untrust`).
+    pub fn untrust(&self, deviceId: String) -> PhpResult<()> {
+        guard(|| self.inner.call(Op::Untrust { device: deviceId }))?;
+        Ok(())
+    }
+
+    /// The owner's peers (see `Node::peers`).
+    pub fn peers(&self) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.inner.call(Op::Peers))?)
+    }
+
     /// The owner's status (see `Node::status`) with `role` = `client`. When
     /// no owner runs: `running` false, the owner `pid` if one holds the lock
     /// without running, and `outbox`, the notifies waiting for an owner.

@@ -242,6 +242,35 @@ impl Node {
         to_array(&guard(|| self.call(Op::Verify { folder: folderId }))?)
     }
 
+    /// Pins the device `$deviceId` (its text form, as `deviceId()` prints
+    /// it on that device): entries and connections from it are accepted.
+    /// `$addresses` are static `IP:port` (or `host:port`) addresses to dial,
+    /// for peers beyond the LAN. Trusting again replaces the addresses.
+    pub fn trust(&mut self, deviceId: String, addresses: Option<Vec<String>>) -> PhpResult<()> {
+        guard(|| {
+            self.call(Op::Trust {
+                device: deviceId,
+                addresses: addresses.unwrap_or_default(),
+            })?;
+            Ok(())
+        })
+    }
+
+    /// Removes a device from the trust list and drops its connection.
+    pub fn untrust(&mut self, deviceId: String) -> PhpResult<()> {
+        guard(|| {
+            self.call(Op::Untrust { device: deviceId })?;
+            Ok(())
+        })
+    }
+
+    /// Every device this node knows: `device_id`, `name`, `addresses`,
+    /// `trusted`, `connected`, `remote`, `lan`, `rtt_ms`, `bytes_in`,
+    /// `bytes_out`, `last_error`.
+    pub fn peers(&mut self) -> PhpResult<ZBox<ZendHashTable>> {
+        to_array(&guard(|| self.call(Op::Peers))?)
+    }
+
     /// The local changes this node has taken from the outbox, oldest first:
     /// arrays with `seq`, `folder`, `path`, `kind`, `from`, `time_ms` (when
     /// notified), `pid` (who notified) and `recorded_ms`. `$after` is the

@@ -21,6 +21,7 @@
 //!   path, offset, length); delta sync copies from there after re-checking
 //!   the bytes.
 //! - `folders`: folder id -> local path.
+//! - `trusted`: device ID -> its static addresses (comma-separated).
 //!
 //! Every commit is durable (`Durability::Immediate`): once `record_changes`
 //! returns, a SIGKILL or a power cut cannot take the changes back.
@@ -48,6 +49,7 @@ const FILES: TableDefinition<&str, &[u8]> = TableDefinition::new("files");
 const MANIFESTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("manifests");
 const CHUNKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("chunks");
 const FOLDERS: TableDefinition<&str, &str> = TableDefinition::new("folders");
+const TRUSTED: TableDefinition<&[u8], &str> = TableDefinition::new("trusted");
 
 /// What this device last saw of a file on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,6 +196,7 @@ impl Store {
             txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
             txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
             txn.open_table(FOLDERS).map_err(|x| e(x.into()))?;
+            txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
         }
         txn.commit().map_err(|e| err("store")(e.into()))?;
         Ok(Store { db })
@@ -567,6 +570,58 @@ impl Store {
             for row in t.iter().map_err(|x| e(x.into()))? {
                 let (k, v) = row.map_err(|x| e(x.into()))?;
                 out.push((k.value().to_string(), v.value().to_string()));
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl Store {
+    /// Pins a device, with its static addresses.
+    pub fn trust(&self, device: &[u8; 32], addresses: &[String]) -> Result<()> {
+        shield(|| {
+            let e = err("saving the trust list");
+            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
+                t.insert(device.as_slice(), addresses.join(",").as_str())
+                    .map_err(|x| e(x.into()))?;
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Removes a device from the trust list.
+    pub fn untrust(&self, device: &[u8; 32]) -> Result<()> {
+        shield(|| {
+            let e = err("saving the trust list");
+            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
+                t.remove(device.as_slice()).map_err(|x| e(x.into()))?;
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// The trust list: (device, static addresses).
+    pub fn trusted(&self) -> Result<Vec<([u8; 32], Vec<String>)>> {
+        shield(|| {
+            let e = err("reading the trust list");
+            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
+            let mut out = Vec::new();
+            for row in t.iter().map_err(|x| e(x.into()))? {
+                let (k, v) = row.map_err(|x| e(x.into()))?;
+                if let Ok(id) = <[u8; 32]>::try_from(k.value()) {
+                    let addrs = v
+                        .value()
+                        .split(',')
+                        .filter(|a| !a.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    out.push((id, addrs));
+                }
             }
             Ok(out)
         })

@@ -1,0 +1,114 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Harp\Tests;
+
+use Harp\Client;
+use PHPUnit\Framework\TestCase;
+
+/** QUIC with mutual TLS on loopback: trust, refusal in the handshake, untrust. */
+final class NetTest extends TestCase
+{
+    /** @return array{0: Owner, 1: Client, 2: string, 3: string} owner, client, device id, address */
+    private function node(string $name): array
+    {
+        $dir = Env::tempDir();
+        $p = Process::start([...Env::php(), Env::root() . '/bin/harp', 'serve', '--state-dir', $dir, '--no-mdns', '--name', $name, '--listen', '127.0.0.1:0']);
+        Env::waitUntil(fn () => str_contains($p->stdout(), 'serving') || !$p->running(), 30, "$name to start");
+        $this->assertTrue($p->running(), $p->stderr());
+        $c = new Client($dir);
+        $s = $c->status();
+        return [$p, $c, $s['device_id'], $s['listen']];
+    }
+
+    private function peer(Client $c, string $id): ?array
+    {
+        foreach ($c->peers() as $p) {
+            if ($p['device_id'] === $id) {
+                return $p;
+            }
+        }
+        return null;
+    }
+
+    public function testTrustedNodesConnectAndUntrustDropsTheConnection(): void
+    {
+        [$pa, $a, $ida, $addra] = $this->node('office-a');
+        [$pb, $b, $idb, $addrb] = $this->node('office-b');
+        $b->trust($ida);                 // B accepts A
+        $a->trust($idb, [$addrb]);       // A dials B at its static address
+        Env::waitUntil(fn () => ($this->peer($a, $idb)['connected'] ?? false) && ($this->peer($b, $ida)['connected'] ?? false), 15, 'A and B to connect');
+        Env::waitUntil(fn () => $this->peer($a, $idb)['name'] === 'office-b' && $this->peer($b, $ida)['name'] === 'office-a', 10, 'the hellos');
+        $pab = $this->peer($a, $idb);
+        $this->assertTrue($pab['trusted']);
+        $this->assertTrue($pab['lan']);
+        $this->assertSame($addrb, $pab['remote']);
+        $this->assertGreaterThan(0, $pab['rtt_ms']);
+        $this->assertGreaterThan(0, $pab['bytes_in']);
+        $this->assertCount(1, $a->status()['peers']);
+
+        // B stops trusting A: the live connection drops, and A's redials fail in the handshake.
+        $b->untrust($ida);
+        Env::waitUntil(fn () => !$this->peer($a, $idb)['connected'], 10, 'the connection to drop');
+        sleep(2);
+        $this->assertFalse($this->peer($a, $idb)['connected'], 'A cannot get back in');
+        $this->assertFalse($this->peer($b, $ida)['trusted']);
+        $this->assertNotNull($this->peer($a, $idb)['last_error']);
+        $pa->signal(15);
+        $pb->signal(15);
+        $this->assertStringContainsString('peer_found', $pa->wait(20)[1]);
+        $pb->wait(20);
+    }
+
+    public function testAnUntrustedDeviceIsRefusedInTheHandshakeEitherWay(): void
+    {
+        [$pa, $a, $ida] = $this->node('a');
+        [$pb, $b, $idb, $addrb] = $this->node('b');
+        [$pc, $c, $idc, $addrc] = $this->node('c');
+        // A trusts B, but B does not trust A: B's server refuses A's certificate.
+        $a->trust($idb, [$addrb]);
+        // A trusts C's ID at B's address: B is trusted by nobody here as C, and
+        // A's client refuses a server that is not the device it dialled.
+        $c->trust($ida);
+        $a->trust($idc, [$addrb]);
+        Env::waitUntil(fn () => $this->peer($a, $idb)['last_error'] !== null && $this->peer($a, $idc)['last_error'] !== null, 15, 'both dials to fail');
+        sleep(1);
+        $this->assertFalse($this->peer($a, $idb)['connected']);
+        $this->assertFalse($this->peer($a, $idc)['connected']);
+        $this->assertNull($this->peer($b, $ida), 'B never admitted A');
+        $this->assertStringContainsString('refused', $pb->stderr() . $this->peer($a, $idb)['last_error']);
+        $this->assertMatchesRegularExpression('/NotValidForName|certificate/i', $this->peer($a, $idc)['last_error']);
+        foreach ([$pa, $pb, $pc] as $p) {
+            $p->signal(15);
+            $p->wait(20);
+        }
+    }
+
+    public function testTrustIsKeptAcrossRestartsAndBadIdsAreRefused(): void
+    {
+        $dir = Env::tempDir();
+        $other = (new \Harp\Node(Env::tempDir()))->deviceId();
+        $n = new \Harp\Node($dir, ['listen' => '127.0.0.1:0']);
+        $n->trust($other, ['127.0.0.1:9']);
+        try {
+            $n->trust(substr($other, 0, -1) . (str_ends_with($other, 'A') ? 'B' : 'A'));
+            $this->fail('a mistyped device ID was accepted');
+        } catch (\Harp\Exception\ConfigException $e) {
+            $this->assertStringContainsString('mistyped', $e->getMessage());
+        }
+        try {
+            $n->trust($n->deviceId());
+            $this->fail('trusting oneself was accepted');
+        } catch (\Harp\Exception\ConfigException $e) {
+            $this->assertStringContainsString('own ID', $e->getMessage());
+        }
+        unset($n);
+        $n = new \Harp\Node($dir);
+        $peers = $n->peers();
+        $this->assertSame([[$other, true, ['127.0.0.1:9']]], array_map(fn ($p) => [$p['device_id'], $p['trusted'], $p['addresses']], $peers));
+        $n->untrust($other);
+        unset($n);
+        $this->assertSame(false, (new \Harp\Node($dir))->peers()[0]['trusted'] ?? false);
+    }
+}
