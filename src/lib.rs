@@ -22,6 +22,7 @@
 pub mod chain;
 pub mod client;
 pub mod control;
+pub mod discovery;
 pub mod engine;
 pub mod error;
 pub mod fsutil;

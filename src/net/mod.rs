@@ -35,6 +35,8 @@ pub struct Peer {
     pub trusted: bool,
     /// Static addresses given with `trust()`.
     pub addresses: Vec<SocketAddr>,
+    /// Addresses found on the LAN by mDNS.
+    pub discovered: Vec<SocketAddr>,
     /// Its name, from its hello.
     pub name: Option<String>,
     /// The live connection, if any.
@@ -81,6 +83,22 @@ impl Net {
         self.wake.notify_one();
     }
 
+    /// Records a device found on the LAN; wakes the dialler if trusted.
+    pub fn discovered(&self, device: DeviceId, name: Option<String>, addrs: Vec<SocketAddr>) {
+        let mut peers = self.peers.lock();
+        let p = peers.entry(device).or_default();
+        if p.name.is_none() {
+            p.name = name;
+        }
+        let changed = p.discovered != addrs;
+        p.discovered = addrs;
+        let trusted = p.trusted;
+        drop(peers);
+        if changed && trusted {
+            self.wake.notify_one();
+        }
+    }
+
     /// Removes `device` from the trust list and drops its connection.
     pub fn untrust(&self, device: &DeviceId) {
         self.trusted.write().remove(device);
@@ -107,6 +125,7 @@ impl Net {
                         "device_id": id.to_string(),
                         "name": p.name,
                         "addresses": p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                        "discovered": p.discovered.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
                         "trusted": p.trusted,
                         "connected": conn.is_some(),
                         "remote": remote.map(|a| a.to_string()),
@@ -274,7 +293,7 @@ impl Runner {
                     .iter_mut()
                     .filter(|(_, p)| {
                         p.trusted
-                            && !p.addresses.is_empty()
+                            && !(p.addresses.is_empty() && p.discovered.is_empty())
                             && p.conn.as_ref().is_none_or(|c| c.close_reason().is_some())
                             && p.retry_at.is_none_or(|t| t <= now)
                     })
@@ -282,7 +301,10 @@ impl Runner {
                         p.backoff =
                             (p.backoff * 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
                         p.retry_at = Some(now + p.backoff);
-                        (*id, p.addresses.clone())
+                        // LAN addresses first: the nearest path wins.
+                        let mut addrs = p.discovered.clone();
+                        addrs.extend(p.addresses.iter().copied());
+                        (*id, addrs)
                     })
                     .collect()
             };

@@ -111,6 +111,22 @@ async fn serve(
             time_ms: super::now_ms(),
         });
     });
+    let _discovery = match (shared.config.mdns, endpoint.local_addr()) {
+        (true, Ok(addr)) => match crate::discovery::Discovery::start(
+            shared.net.clone(),
+            shared.device_id,
+            &shared.config.name,
+            addr.port(),
+        ) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                // The node still works with static addresses.
+                shared.set_error(&e);
+                None
+            }
+        },
+        _ => None,
+    };
     tasks.spawn(runner.clone().accept(endpoint.clone(), on_change.clone()));
     tasks.spawn(runner.dial(endpoint.clone(), on_change));
 

@@ -12,7 +12,8 @@ final class ExtensionTest extends TestCase
     public function testPhpRiShowsVersionStateDirRoleAndIniSettings(): void
     {
         $dir = Env::tempDir();
-        $p = Process::start([...Env::php(), '-d', "harp.state_dir=$dir", '--ri', 'harp']);
+        // Without the test defaults, so the built-in ones show.
+        $p = Process::start([PHP_BINARY, '-n', '-d', 'extension=' . Env::ext(), '-d', "harp.state_dir=$dir", '--ri', 'harp']);
         [$code, $out] = $p->wait();
         $this->assertSame(0, $code);
         $this->assertMatchesRegularExpression('/^version => \d+\.\d+\.\d+$/m', $out);

@@ -14,7 +14,9 @@ final class NetTest extends TestCase
     private function node(string $name): array
     {
         $dir = Env::tempDir();
-        $p = Process::start([...Env::php(), Env::root() . '/bin/harp', 'serve', '--state-dir', $dir, '--no-mdns', '--name', $name, '--listen', '127.0.0.1:0']);
+        // Loopback only, no mDNS: tests on this machine's own network send
+        // nothing beyond 127.0.0.1 (mDNS is tested in network namespaces).
+        $p = Process::start([...Env::php(), Env::root() . '/bin/harp', 'serve', '--state-dir', $dir, '--name', $name, '--no-mdns', '--listen', '127.0.0.1:0']);
         Env::waitUntil(fn () => str_contains($p->stdout(), 'serving') || !$p->running(), 30, "$name to start");
         $this->assertTrue($p->running(), $p->stderr());
         $c = new Client($dir);

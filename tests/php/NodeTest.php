@@ -54,12 +54,12 @@ final class NodeTest extends TestCase
     public function testStatusThroughNodeAndClient(): void
     {
         $dir = Env::tempDir();
-        $node = new \Harp\Node($dir, ['name' => 'office-a', 'mdns' => false, 'listen' => '127.0.0.1:4999']);
+        $node = new \Harp\Node($dir, ['name' => 'office-a', 'mdns' => false, 'listen' => '127.0.0.1:0']);
         $s = $node->status();
         $this->assertSame('owner', $s['role']);
         $this->assertFalse($s['running']);
         $this->assertSame('office-a', $s['name']);
-        $this->assertSame('127.0.0.1:4999', $s['listen']);
+        $this->assertSame('127.0.0.1:0', $s['listen']);
         $this->assertSame($node->deviceId(), $s['device_id']);
         foreach (['folders', 'peers', 'transfers'] as $k) {
             $this->assertSame([], $s[$k]);
@@ -68,6 +68,7 @@ final class NodeTest extends TestCase
         $node->start();
         $node->start(); // starting twice is harmless
         $this->assertTrue($node->status()['running']);
+        $this->assertMatchesRegularExpression('/^127\.0\.0\.1:[1-9]\d*$/', $node->status()['listen'], 'the bound QUIC port');
         $cs = (new Client($dir))->status();
         $this->assertSame('client', $cs['role']);
         $this->assertTrue($cs['running']);

@@ -27,7 +27,10 @@ final class Env
     /** The command line prefix of a PHP process with the extension loaded. */
     public static function php(bool $withHarp = true): array
     {
-        $cmd = [PHP_BINARY, '-n', '-d', 'extension=posix', '-d', 'zend.assertions=1', '-d', 'assert.exception=1'];
+        // harp.mdns=0: no test process announces on this machine's real
+        // network; harp.listen on loopback: nothing listens beyond it.
+        $cmd = [PHP_BINARY, '-n', '-d', 'extension=posix', '-d', 'zend.assertions=1', '-d', 'assert.exception=1',
+            '-d', 'harp.mdns=0', '-d', 'harp.listen=127.0.0.1:0'];
         if ($withHarp) {
             $cmd[] = '-d';
             $cmd[] = 'extension=' . self::ext();
