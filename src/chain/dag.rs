@@ -97,7 +97,7 @@ pub struct FileView {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
     /// Applied, with every waiting entry it unblocked, in application order.
-    Applied(Vec<Hash>),
+    Applied(Vec<Entry>),
     /// Its parents or its author's previous entry have not arrived; it waits.
     Pending,
     /// Already known (a replay); nothing changed.
@@ -180,6 +180,14 @@ impl Dag {
         self.heads.iter().copied().collect()
     }
 
+    /// Every author's latest applied entry: (author, seq). Since an author's
+    /// entries apply in order, this says exactly which entries are here.
+    pub fn version_vector(&self) -> Vec<(DeviceId, u64)> {
+        let mut v: Vec<_> = self.author_heads.iter().map(|(a, h)| (*a, h.seq)).collect();
+        v.sort();
+        v
+    }
+
     /// An author's latest applied entry.
     pub fn author_head(&self, author: &DeviceId) -> Option<AuthorHead> {
         self.author_heads.get(author).copied()
@@ -247,8 +255,7 @@ impl Dag {
             return Ok(Inserted::Pending);
         }
         let first = entry.hash;
-        self.apply(entry)?;
-        let mut applied = vec![first];
+        let mut applied = vec![self.apply(entry)?];
         // The entry just applied may unblock others, which may unblock more.
         let mut stack = vec![first];
         while let Some(h) = stack.pop() {
@@ -265,8 +272,8 @@ impl Dag {
                 };
                 // A waiting entry that turns out broken is dropped; the ones
                 // that waited on it stay pending (they can never apply).
-                if self.apply(e).is_ok() {
-                    applied.push(w);
+                if let Ok(e) = self.apply(e) {
+                    applied.push(e);
                     stack.push(w);
                 }
             }
@@ -274,7 +281,8 @@ impl Dag {
         Ok(Inserted::Applied(applied))
     }
 
-    fn apply(&mut self, entry: Entry) -> Result<(), Problem> {
+    /// Applies an entry whose dependencies are all here; gives it back.
+    fn apply(&mut self, entry: Entry) -> Result<Entry, Problem> {
         let m = &entry.meta;
         if m.seq > 1 {
             match self.nodes.get(&entry.prev) {
@@ -335,7 +343,7 @@ impl Dag {
                 seq: m.seq,
             },
         );
-        Ok(())
+        Ok(entry)
     }
 
     /// The folder as every device holding these entries shows it: path ->

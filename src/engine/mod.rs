@@ -32,6 +32,23 @@ use crate::paths;
 use crate::store::{Batch, FileRecord, Store};
 
 pub use scan::ScanReport;
+
+/// Called after every commit with the entries it made durable (local or
+/// received): the network pushes them to connected peers.
+pub type OnCommit = Box<dyn Fn(&[Entry]) + Send>;
+
+/// What `receive` did with a peer's entries.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// Entries applied and stored (including earlier ones they unblocked).
+    pub applied: u64,
+    /// Entries waiting for their parents.
+    pub pending: u64,
+    /// Replays of entries already here.
+    pub duplicates: u64,
+    /// Refused entries: (entry id or "?", reason).
+    pub refused: Vec<(String, String)>,
+}
 pub use verify::VerifyReport;
 
 /// Journal changes turned into entries per commit.
@@ -70,6 +87,7 @@ pub struct Engine {
     dag: Dag,
     store: Arc<Store>,
     folders: HashMap<String, PathBuf>,
+    on_commit: Option<OnCommit>,
 }
 
 /// A change seen on disk, on its way to becoming an entry.
@@ -106,12 +124,78 @@ impl Engine {
             dag,
             store,
             folders,
+            on_commit: None,
         })
     }
 
     /// This device's ID.
     pub fn device_id(&self) -> DeviceId {
         self.me
+    }
+
+    /// Sets the function told about every commit's entries.
+    pub fn set_on_commit(&mut self, f: Option<OnCommit>) {
+        self.on_commit = f;
+    }
+
+    /// (author, highest seq) of every entry here.
+    pub fn version_vector(&self) -> Vec<(DeviceId, u64)> {
+        self.dag.version_vector()
+    }
+
+    /// The records of every entry a peer with version vector `have` lacks,
+    /// in application order (so parents come first).
+    pub fn entries_since(&self, have: &HashMap<DeviceId, u64>) -> Result<Vec<Vec<u8>>> {
+        let mine = self.dag.version_vector();
+        let behind: HashMap<DeviceId, u64> = mine
+            .into_iter()
+            .filter(|(a, s)| have.get(a).copied().unwrap_or(0) < *s)
+            .map(|(a, _)| (a, have.get(&a).copied().unwrap_or(0)))
+            .collect();
+        let mut out = Vec::new();
+        if behind.is_empty() {
+            return Ok(out);
+        }
+        self.store.for_each_entry(|_, _, rec| {
+            if let Ok(e) = Entry::decode(rec) {
+                if behind.get(&e.meta.author).is_some_and(|s| e.meta.seq > *s) {
+                    out.push(rec.to_vec());
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Takes entries from a peer: checks each (decoding, signature, link,
+    /// trusted author), applies what it can, keeps the rest waiting for
+    /// their parents, and stores what applied in one commit.
+    pub fn receive(&mut self, records: &[Vec<u8>]) -> Result<Received> {
+        let mut r = Received::default();
+        let mut batch = Batch::default();
+        for rec in records {
+            let e = match Entry::decode(rec) {
+                Ok(e) => e,
+                Err(err) => {
+                    r.refused.push(("?".into(), err.to_string()));
+                    continue;
+                }
+            };
+            let id = hex(&e.hash);
+            match self.dag.insert(e, true) {
+                Ok(Inserted::Applied(list)) => {
+                    r.applied += list.len() as u64;
+                    batch.entries.extend(list.into_iter().map(|e| (e, None)));
+                }
+                Ok(Inserted::Pending) => r.pending += 1,
+                Ok(Inserted::Duplicate) => r.duplicates += 1,
+                Err(p) => r.refused.push((id, p.as_str().into())),
+            }
+        }
+        if !batch.entries.is_empty() {
+            self.commit(batch)?;
+        }
+        Ok(r)
     }
 
     /// Accepts entries authored by `device` from now on.
@@ -432,6 +516,12 @@ impl Engine {
                 }
             }
             return Err(e);
+        }
+        if let Some(f) = &self.on_commit {
+            if !batch.entries.is_empty() {
+                let entries: Vec<Entry> = batch.entries.into_iter().map(|(e, _)| e).collect();
+                f(&entries);
+            }
         }
         Ok(())
     }

@@ -7,9 +7,11 @@
 //! trusted fails in the TLS handshake, in both directions; untrusting a
 //! device closes its live connection.
 //!
-//! On a new connection each side sends one `hello` frame on a
-//! unidirectional stream (docs/PROTOCOL.md). Entry exchange and chunk
-//! transfer build on these connections.
+//! On a new connection each side opens a unidirectional stream with its
+//! `hello` (name and version vector). Each side then sends the entries the
+//! other lacks, and from then on every entry the moment it is committed
+//! (no polling). Streams start with a type byte: 1 hello, 2 entries
+//! (docs/PROTOCOL.md).
 
 pub mod tls;
 
@@ -67,7 +69,34 @@ pub struct Hello {
     pub v: u32,
     /// The sender's device name.
     pub name: String,
+    /// The sender's version vector: (device ID text, highest seq held).
+    #[serde(default)]
+    pub vv: Vec<(String, u64)>,
 }
+
+/// Stream type: a hello frame.
+const STREAM_HELLO: u8 = 1;
+/// Stream type: entry records (u32 length + record, until the end).
+const STREAM_ENTRIES: u8 = 2;
+/// Largest entry record accepted on the wire.
+const MAX_RECORD: usize = crate::chain::entry::MAX_META + 4 + 128;
+/// Entries handed to the engine per call when receiving.
+const RECEIVE_BATCH: usize = 1000;
+/// Entries per outgoing stream.
+const SEND_BATCH: usize = 10_000;
+
+/// What the network needs from the node's chain.
+pub trait Ledger: Send + Sync + 'static {
+    /// (author, highest seq) of everything held.
+    fn version_vector(&self) -> Vec<(DeviceId, u64)>;
+    /// Records of every entry a peer with `have` lacks, parents first.
+    fn entries_since(&self, have: &HashMap<DeviceId, u64>) -> Result<Vec<Vec<u8>>>;
+    /// Entries received from `from`.
+    fn receive(&self, from: DeviceId, records: Vec<Vec<u8>>) -> Result<()>;
+}
+
+/// Batches of new entry records to push to every connected peer.
+pub type Pushes = tokio::sync::broadcast::Sender<Arc<Vec<Vec<u8>>>>;
 
 impl Net {
     /// Pins `device` with optional static addresses.
@@ -153,14 +182,16 @@ pub fn is_lan(a: &SocketAddr) -> bool {
     }
 }
 
-/// Writes one frame (u32 big-endian length + JSON) and finishes the stream.
+/// Writes a stream-type byte, one frame (u32 big-endian length + JSON),
+/// and finishes the stream.
 pub async fn send_frame<T: Serialize>(mut s: quinn::SendStream, v: &T) -> Result<()> {
     let body = serde_json::to_vec(v).map_err(|e| HarpError::Internal(e.to_string()))?;
     if body.len() > MAX_FRAME {
         return Err(HarpError::Protocol("frame too large".into()));
     }
     let io = |e: quinn::WriteError| HarpError::Protocol(format!("sending: {e}"));
-    let mut buf = Vec::with_capacity(4 + body.len());
+    let mut buf = Vec::with_capacity(5 + body.len());
+    buf.push(STREAM_HELLO);
     buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
     buf.extend_from_slice(&body);
     s.write_all(&buf).await.map_err(io)?;
@@ -169,7 +200,8 @@ pub async fn send_frame<T: Serialize>(mut s: quinn::SendStream, v: &T) -> Result
     Ok(())
 }
 
-/// Reads one frame from a stream, refusing anything over MAX_FRAME.
+/// Reads one frame from a stream (after its type byte), refusing anything
+/// over MAX_FRAME.
 pub async fn recv_frame<T: for<'de> Deserialize<'de>>(mut r: quinn::RecvStream) -> Result<T> {
     let body = r
         .read_to_end(MAX_FRAME + 4)
@@ -199,6 +231,31 @@ pub struct Runner {
     pub name: String,
     /// Our device ID.
     pub me: DeviceId,
+    /// The chain, to exchange entries with.
+    pub ledger: Arc<dyn Ledger>,
+    /// New entries to push.
+    pub pushes: Pushes,
+}
+
+/// Sends entry records on one new stream.
+async fn send_entries(conn: &quinn::Connection, records: &[Vec<u8>]) -> Result<()> {
+    let io = |e: String| HarpError::Protocol(format!("sending entries: {e}"));
+    let mut s = conn.open_uni().await.map_err(|e| io(e.to_string()))?;
+    let mut buf = Vec::with_capacity(1 + records.iter().map(|r| r.len() + 4).sum::<usize>());
+    buf.push(STREAM_ENTRIES);
+    for r in records {
+        buf.extend_from_slice(&(r.len() as u32).to_be_bytes());
+        buf.extend_from_slice(r);
+    }
+    s.write_all(&buf).await.map_err(|e| io(e.to_string()))?;
+    s.finish().map_err(|e| io(e.to_string()))?;
+    Ok(())
+}
+
+fn parse_vv(vv: &[(String, u64)]) -> HashMap<DeviceId, u64> {
+    vv.iter()
+        .filter_map(|(d, s)| DeviceId::parse(d).ok().map(|d| (d, *s)))
+        .collect()
 }
 
 /// What the runtime wants to hear about peers: ("peer_found" or
@@ -234,25 +291,28 @@ impl Runner {
             p.backoff = Duration::ZERO;
         }
         on_change("peer_found", device);
+        // Subscribe before saying what we have, so nothing committed from
+        // now on is missed.
+        let pushes = self.pushes.subscribe();
+        let vv = self.ledger.version_vector();
         let hello = Hello {
             v: 1,
             name: self.name.clone(),
+            vv: vv.into_iter().map(|(d, s)| (d.to_string(), s)).collect(),
         };
         if let Ok(s) = conn.open_uni().await {
             let _ = send_frame(s, &hello).await;
         }
-        // Their hello, with a deadline: a silent peer is still connected.
-        if let Ok(Ok(r)) = tokio::time::timeout(Duration::from_secs(10), conn.accept_uni()).await {
-            match recv_frame::<Hello>(r).await {
-                Ok(h) => {
-                    if let Some(p) = self.net.peers.lock().get_mut(&device) {
-                        p.name = Some(h.name);
-                    }
-                }
-                Err(e) => crate::owner::warn(&format!("hello from {}: {e}", device.short())),
-            }
-        }
+        let (peer_vv_tx, peer_vv_rx) = tokio::sync::oneshot::channel();
+        let reader = tokio::spawn(self.clone().read_streams(conn.clone(), device, peer_vv_tx));
+        let writer =
+            tokio::spawn(
+                self.clone()
+                    .write_entries(conn.clone(), device, peer_vv_rx, pushes),
+            );
         let reason = conn.closed().await;
+        reader.abort();
+        writer.abort();
         let mut peers = self.net.peers.lock();
         if let Some(p) = peers.get_mut(&device) {
             if p.conn
@@ -263,6 +323,124 @@ impl Runner {
                 p.last_error = Some(reason.to_string());
                 drop(peers);
                 on_change("peer_lost", device);
+            }
+        }
+    }
+
+    /// Handles the peer's streams: its hello, then entry streams.
+    async fn read_streams(
+        self: Arc<Self>,
+        conn: quinn::Connection,
+        device: DeviceId,
+        peer_vv: tokio::sync::oneshot::Sender<HashMap<DeviceId, u64>>,
+    ) {
+        let mut peer_vv = Some(peer_vv);
+        while let Ok(mut r) = conn.accept_uni().await {
+            let mut kind = [0u8; 1];
+            if r.read_exact(&mut kind).await.is_err() {
+                continue;
+            }
+            match kind[0] {
+                STREAM_HELLO => match recv_frame::<Hello>(r).await {
+                    Ok(h) => {
+                        if let Some(p) = self.net.peers.lock().get_mut(&device) {
+                            p.name = Some(h.name.clone());
+                        }
+                        if let Some(tx) = peer_vv.take() {
+                            let _ = tx.send(parse_vv(&h.vv));
+                        }
+                    }
+                    Err(e) => crate::owner::warn(&format!("hello from {}: {e}", device.short())),
+                },
+                STREAM_ENTRIES => {
+                    if let Err(e) = self.read_entries(r, device).await {
+                        crate::owner::warn(&format!("entries from {}: {e}", device.short()));
+                    }
+                }
+                other => {
+                    crate::owner::warn(&format!(
+                        "{} opened a stream of unknown type {other}; ignored",
+                        device.short()
+                    ));
+                    let _ = r.stop(quinn::VarInt::from_u32(4));
+                }
+            }
+        }
+    }
+
+    async fn read_entries(&self, mut r: quinn::RecvStream, device: DeviceId) -> Result<()> {
+        let io = |e: String| HarpError::Protocol(e);
+        let mut batch = Vec::new();
+        loop {
+            let mut len = [0u8; 4];
+            match r.read_exact(&mut len).await {
+                Ok(()) => {}
+                Err(quinn::ReadExactError::FinishedEarly(0)) => break,
+                Err(e) => return Err(io(format!("reading: {e}"))),
+            }
+            let n = u32::from_be_bytes(len) as usize;
+            if n > MAX_RECORD {
+                let _ = r.stop(quinn::VarInt::from_u32(5));
+                return Err(io(format!("record of {n} bytes exceeds {MAX_RECORD}")));
+            }
+            let mut rec = vec![0u8; n];
+            r.read_exact(&mut rec)
+                .await
+                .map_err(|e| io(format!("reading: {e}")))?;
+            batch.push(rec);
+            if batch.len() >= RECEIVE_BATCH {
+                self.hand_over(device, std::mem::take(&mut batch)).await?;
+            }
+        }
+        if !batch.is_empty() {
+            self.hand_over(device, batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn hand_over(&self, device: DeviceId, batch: Vec<Vec<u8>>) -> Result<()> {
+        let ledger = self.ledger.clone();
+        tokio::task::spawn_blocking(move || ledger.receive(device, batch))
+            .await
+            .map_err(|e| HarpError::Internal(format!("receiving entries: {e}")))?
+    }
+
+    /// Sends what the peer lacks, then every new entry as it is committed.
+    async fn write_entries(
+        self: Arc<Self>,
+        conn: quinn::Connection,
+        device: DeviceId,
+        peer_vv: tokio::sync::oneshot::Receiver<HashMap<DeviceId, u64>>,
+        mut pushes: tokio::sync::broadcast::Receiver<Arc<Vec<Vec<u8>>>>,
+    ) {
+        let Ok(Ok(have)) = tokio::time::timeout(Duration::from_secs(30), peer_vv).await else {
+            conn.close(quinn::VarInt::from_u32(6), b"no hello");
+            return;
+        };
+        let ledger = self.ledger.clone();
+        let missing = match tokio::task::spawn_blocking(move || ledger.entries_since(&have)).await {
+            Ok(Ok(m)) => m,
+            _ => Vec::new(),
+        };
+        for part in missing.chunks(SEND_BATCH) {
+            if let Err(e) = send_entries(&conn, part).await {
+                crate::owner::warn(&format!("to {}: {e}", device.short()));
+                return;
+            }
+        }
+        loop {
+            match pushes.recv().await {
+                Ok(batch) => {
+                    if send_entries(&conn, &batch).await.is_err() {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    // Fell behind: reconnecting resends what is missing.
+                    conn.close(quinn::VarInt::from_u32(7), b"resync");
+                    return;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
     }

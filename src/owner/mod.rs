@@ -92,6 +92,7 @@ pub struct Shared {
     store: Arc<Store>,
     engine: Mutex<Engine>,
     net: Arc<Net>,
+    pushes: crate::net::Pushes,
     identity: Arc<tls::Identity>,
     /// The QUIC endpoint's address while the runtime runs.
     bound: Mutex<Option<std::net::SocketAddr>>,
@@ -263,6 +264,27 @@ impl Shared {
     }
 }
 
+impl crate::net::Ledger for Shared {
+    fn version_vector(&self) -> Vec<(DeviceId, u64)> {
+        self.engine.lock().version_vector()
+    }
+
+    fn entries_since(
+        &self,
+        have: &std::collections::HashMap<DeviceId, u64>,
+    ) -> Result<Vec<Vec<u8>>> {
+        self.engine.lock().entries_since(have)
+    }
+
+    fn receive(&self, from: DeviceId, records: Vec<Vec<u8>>) -> Result<()> {
+        let r = self.engine.lock().receive(&records)?;
+        for (id, why) in r.refused.iter().take(10) {
+            warn(&format!("refused entry {id} from {}: {why}", from.short()));
+        }
+        Ok(())
+    }
+}
+
 /// Parses static addresses (`IP:port`, or `host:port` resolved now).
 fn parse_addresses(list: &[String]) -> Result<Vec<std::net::SocketAddr>> {
     use std::net::ToSocketAddrs;
@@ -317,6 +339,12 @@ impl Owner {
         let identity = Arc::new(tls::Identity::new(&key)?);
         let mut engine = Engine::open(store.clone(), key)?;
         let net = Arc::new(Net::default());
+        let (pushes, _) = tokio::sync::broadcast::channel(1024);
+        let tx: crate::net::Pushes = pushes.clone();
+        engine.set_on_commit(Some(Box::new(move |entries| {
+            // Nobody listening (no peer connected) is fine.
+            let _ = tx.send(Arc::new(entries.iter().map(|e| e.encode()).collect()));
+        })));
         for (id, addrs) in store.trusted()? {
             let id = DeviceId(id);
             engine.trust(id);
@@ -331,6 +359,7 @@ impl Owner {
             store,
             engine: Mutex::new(engine),
             net,
+            pushes,
             identity,
             bound: Mutex::new(None),
             pid: lock.pid(),

@@ -98,6 +98,8 @@ async fn serve(
         identity: shared.identity.clone(),
         name: shared.config.name.clone(),
         me: shared.device_id,
+        ledger: shared.clone(),
+        pushes: shared.pushes.clone(),
     });
     let events = shared.clone();
     let on_change: net::OnChange = Arc::new(move |kind, device| {

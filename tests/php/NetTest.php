@@ -63,6 +63,37 @@ final class NetTest extends TestCase
         $pb->wait(20);
     }
 
+    public function testEntriesAreExchangedOnConnectAndPushedTheMomentTheyExist(): void
+    {
+        [$pa, $a, $ida, $addra] = $this->node('a');
+        [$pb, $b, $idb, $addrb] = $this->node('b');
+        $docs = Env::tempDir();
+        file_put_contents("$docs/before.txt", 'made before the peers met');
+        $a->addFolder('docs', $docs);
+        $a->scan('docs');
+        $this->assertSame(1, $a->status()['entries']);
+
+        $b->trust($ida);
+        $a->trust($idb, [$addrb]);
+        // On connect: B gets the entry A made while they were apart.
+        Env::waitUntil(fn () => count($b->history('docs', 'before.txt')) === 1, 15, 'the old entry to reach B');
+        $h = $b->history('docs', 'before.txt')[0];
+        $this->assertSame([$ida, 'write', 25], [$h['author'], $h['kind'], $h['size']]);
+        $this->assertSame($a->history('docs', 'before.txt')[0]['entry'], $h['entry'], 'the same signed entry');
+
+        // Live: a notify on A reaches B with no polling interval.
+        file_put_contents("$docs/live.txt", 'now');
+        $t = microtime(true);
+        $a->notify('docs', 'live.txt');
+        Env::waitUntil(fn () => count($b->history('docs', 'live.txt')) === 1, 10, 'the live entry to reach B');
+        $this->assertLessThan(2.0, microtime(true) - $t);
+        $this->assertSame(2, $b->status()['entries']);
+        foreach ([$pa, $pb] as $p) {
+            $p->signal(15);
+            $p->wait(20);
+        }
+    }
+
     public function testAnUntrustedDeviceIsRefusedInTheHandshakeEitherWay(): void
     {
         [$pa, $a, $ida] = $this->node('a');
