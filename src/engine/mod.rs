@@ -11,6 +11,7 @@
 //! what you are about to record) and re-hash a file only when its size or
 //! mtime moved.
 
+mod apply;
 mod scan;
 mod verify;
 
@@ -31,6 +32,7 @@ use crate::owner::{now_ms, warn};
 use crate::paths;
 use crate::store::{Batch, FileRecord, Store};
 
+pub use apply::{tmp_name, Want};
 pub use scan::ScanReport;
 
 /// Called after every commit with the entries it made durable (local or
@@ -73,7 +75,8 @@ pub(crate) fn look(path: &Path) -> Seen {
     }
 }
 
-pub(crate) fn mtime_ns(m: &std::fs::Metadata) -> i64 {
+/// A file's mtime in ns since the epoch.
+pub fn mtime_ns(m: &std::fs::Metadata) -> i64 {
     use std::os::unix::fs::MetadataExt;
     m.mtime()
         .saturating_mul(1_000_000_000)

@@ -80,6 +80,11 @@ const STREAM_HELLO: u8 = 1;
 const STREAM_ENTRIES: u8 = 2;
 /// Largest entry record accepted on the wire.
 const MAX_RECORD: usize = crate::chain::entry::MAX_META + 4 + 128;
+/// Stream type: a request (bidirectional): a JSON frame in, a status byte
+/// (0 found, 1 not here, 2 error) and a length-prefixed body out.
+const STREAM_REQUEST: u8 = 3;
+/// Largest response body (a manifest of a 64 GiB file is ~36 MB).
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// Entries handed to the engine per call when receiving.
 const RECEIVE_BATCH: usize = 1000;
 /// Entries per outgoing stream.
@@ -93,6 +98,54 @@ pub trait Ledger: Send + Sync + 'static {
     fn entries_since(&self, have: &HashMap<DeviceId, u64>) -> Result<Vec<Vec<u8>>>;
     /// Entries received from `from`.
     fn receive(&self, from: DeviceId, records: Vec<Vec<u8>>) -> Result<()>;
+    /// Answers a peer's request: Some(bytes), or None when not held here.
+    fn serve(&self, req: &Request) -> Result<Option<Vec<u8>>>;
+}
+
+/// What a peer may ask for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "get", rename_all = "snake_case")]
+pub enum Request {
+    /// The manifest whose SHA3-256 is `hash` (hex).
+    Manifest {
+        /// Content hash, hex.
+        hash: String,
+    },
+    /// The chunk whose BLAKE3 is `hash` (hex).
+    Chunk {
+        /// Chunk hash, hex.
+        hash: String,
+    },
+}
+
+/// Asks `conn` for something; Ok(None) when the peer does not have it.
+pub async fn ask(conn: &quinn::Connection, req: &Request) -> Result<Option<Vec<u8>>> {
+    let io = |e: String| HarpError::Protocol(format!("request: {e}"));
+    let (mut s, mut r) = conn.open_bi().await.map_err(|e| io(e.to_string()))?;
+    let body = serde_json::to_vec(req).map_err(|e| HarpError::Internal(e.to_string()))?;
+    let mut buf = Vec::with_capacity(5 + body.len());
+    buf.push(STREAM_REQUEST);
+    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&body);
+    s.write_all(&buf).await.map_err(|e| io(e.to_string()))?;
+    s.finish().map_err(|e| io(e.to_string()))?;
+    let mut head = [0u8; 5];
+    r.read_exact(&mut head)
+        .await
+        .map_err(|e| io(e.to_string()))?;
+    let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if n > MAX_RESPONSE {
+        return Err(io(format!("response of {n} bytes is too large")));
+    }
+    let mut out = vec![0u8; n];
+    r.read_exact(&mut out)
+        .await
+        .map_err(|e| io(e.to_string()))?;
+    match head[0] {
+        0 => Ok(Some(out)),
+        1 => Ok(None),
+        _ => Err(io(String::from_utf8_lossy(&out).into_owned())),
+    }
 }
 
 /// Batches of new entry records to push to every connected peer.
@@ -310,9 +363,11 @@ impl Runner {
                 self.clone()
                     .write_entries(conn.clone(), device, peer_vv_rx, pushes),
             );
+        let server = tokio::spawn(self.clone().serve_requests(conn.clone()));
         let reason = conn.closed().await;
         reader.abort();
         writer.abort();
+        server.abort();
         let mut peers = self.net.peers.lock();
         if let Some(p) = peers.get_mut(&device) {
             if p.conn
@@ -443,6 +498,62 @@ impl Runner {
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
+    }
+
+    /// Answers the peer's requests.
+    async fn serve_requests(self: Arc<Self>, conn: quinn::Connection) {
+        while let Ok((mut s, mut r)) = conn.accept_bi().await {
+            let ledger = self.ledger.clone();
+            tokio::spawn(async move {
+                let mut head = [0u8; 5];
+                if r.read_exact(&mut head).await.is_err() || head[0] != STREAM_REQUEST {
+                    let _ = r.stop(quinn::VarInt::from_u32(4));
+                    return;
+                }
+                let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+                if n > MAX_FRAME {
+                    let _ = r.stop(quinn::VarInt::from_u32(5));
+                    return;
+                }
+                let mut body = vec![0u8; n];
+                if r.read_exact(&mut body).await.is_err() {
+                    return;
+                }
+                let answer = match serde_json::from_slice::<Request>(&body) {
+                    Ok(req) => tokio::task::spawn_blocking(move || ledger.serve(&req))
+                        .await
+                        .unwrap_or_else(|e| Err(HarpError::Internal(e.to_string()))),
+                    Err(e) => Err(HarpError::Protocol(format!("malformed request: {e}"))),
+                };
+                let (status, bytes) = match answer {
+                    Ok(Some(b)) => (0u8, b),
+                    Ok(None) => (1, Vec::new()),
+                    Err(e) => (2, e.to_string().into_bytes()),
+                };
+                let mut out = Vec::with_capacity(5 + bytes.len());
+                out.push(status);
+                out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+                out.extend_from_slice(&bytes);
+                let _ = s.write_all(&out).await;
+                let _ = s.finish();
+            });
+        }
+    }
+
+    /// Connected peers, nearest first (LAN before WAN, then by RTT).
+    pub fn sources(&self) -> Vec<(DeviceId, quinn::Connection)> {
+        let peers = self.net.peers.lock();
+        let mut v: Vec<(DeviceId, quinn::Connection)> = peers
+            .iter()
+            .filter_map(|(id, p)| {
+                p.conn
+                    .as_ref()
+                    .filter(|c| c.close_reason().is_none())
+                    .map(|c| (*id, c.clone()))
+            })
+            .collect();
+        v.sort_by_key(|(_, c)| (!is_lan(&c.remote_address()), c.rtt()));
+        v
     }
 
     /// Accepts incoming connections until the endpoint closes.

@@ -10,6 +10,7 @@
 //! next call on the owner reports it as an error, and `start` can run the
 //! runtime again.
 
+mod apply;
 pub mod forksafe;
 pub mod lock;
 mod runtime;
@@ -93,6 +94,8 @@ pub struct Shared {
     engine: Mutex<Engine>,
     net: Arc<Net>,
     pushes: crate::net::Pushes,
+    /// Wakes the applier when entries from peers arrive.
+    apply_wake: tokio::sync::Notify,
     identity: Arc<tls::Identity>,
     /// The QUIC endpoint's address while the runtime runs.
     bound: Mutex<Option<std::net::SocketAddr>>,
@@ -281,7 +284,26 @@ impl crate::net::Ledger for Shared {
         for (id, why) in r.refused.iter().take(10) {
             warn(&format!("refused entry {id} from {}: {why}", from.short()));
         }
+        if r.applied > 0 {
+            self.apply_wake.notify_one();
+        }
         Ok(())
+    }
+
+    fn serve(&self, req: &crate::net::Request) -> Result<Option<Vec<u8>>> {
+        use crate::net::Request;
+        let hash = |h: &str| -> Result<crate::chain::Hash> {
+            data_encoding::HEXLOWER
+                .decode(h.as_bytes())
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| HarpError::Protocol(format!("bad hash {h:?}")))
+        };
+        let engine = self.engine.lock();
+        match req {
+            Request::Manifest { hash: h } => engine.serve_manifest(&hash(h)?),
+            Request::Chunk { hash: h } => engine.local_chunk(&hash(h)?),
+        }
     }
 }
 
@@ -360,6 +382,7 @@ impl Owner {
             engine: Mutex::new(engine),
             net,
             pushes,
+            apply_wake: tokio::sync::Notify::new(),
             identity,
             bound: Mutex::new(None),
             pid: lock.pid(),

@@ -130,7 +130,8 @@ async fn serve(
         _ => None,
     };
     tasks.spawn(runner.clone().accept(endpoint.clone(), on_change.clone()));
-    tasks.spawn(runner.dial(endpoint.clone(), on_change));
+    tasks.spawn(runner.clone().dial(endpoint.clone(), on_change));
+    tasks.spawn(super::apply::apply_loop(shared.clone(), runner));
 
     let outcome = tokio::select! {
         _ = stop.wait_for(|s| *s) => Ok(()),

@@ -628,6 +628,60 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records a file this device just wrote from a peer's content: its
+    /// record, its manifest and its chunks' locations, in one commit.
+    pub fn put_file(
+        &self,
+        folder: &str,
+        path: &str,
+        rec: &FileRecord,
+        manifest: &Manifest,
+    ) -> Result<()> {
+        shield(|| {
+            let e = err("recording a received file");
+            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut files = txn.open_table(FILES).map_err(|x| e(x.into()))?;
+                files
+                    .insert(file_key(folder, path).as_str(), rec.encode().as_slice())
+                    .map_err(|x| e(x.into()))?;
+                let mut manifests = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
+                manifests
+                    .insert(rec.content.as_slice(), manifest.encode().as_slice())
+                    .map_err(|x| e(x.into()))?;
+                let mut chunks = txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
+                let key = file_key(folder, path);
+                for c in &manifest.chunks {
+                    let mut loc = Vec::with_capacity(key.len() + 12);
+                    loc.extend_from_slice(key.as_bytes());
+                    loc.extend_from_slice(&c.offset.to_le_bytes());
+                    loc.extend_from_slice(&c.len.to_le_bytes());
+                    chunks
+                        .insert(c.hash.as_slice(), loc.as_slice())
+                        .map_err(|x| e(x.into()))?;
+                }
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Forgets a file this device removed because a peer deleted it.
+    pub fn drop_file(&self, folder: &str, path: &str) -> Result<()> {
+        shield(|| {
+            let e = err("recording a removed file");
+            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut files = txn.open_table(FILES).map_err(|x| e(x.into()))?;
+                files
+                    .remove(file_key(folder, path).as_str())
+                    .map_err(|x| e(x.into()))?;
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -94,6 +94,49 @@ final class NetTest extends TestCase
         }
     }
 
+    public function testFilesSyncBothWaysWritesRenamesAndDeletes(): void
+    {
+        [$pa, $a, $ida] = $this->node('a');
+        [$pb, $b, $idb, $addrb] = $this->node('b');
+        $da = Env::tempDir();
+        $db = Env::tempDir();
+        mkdir("$da/sub");
+        file_put_contents("$da/sub/report.bin", $big = random_bytes(700_000));
+        file_put_contents("$da/small.txt", 'hello from a');
+        $a->addFolder('docs', $da);
+        $b->addFolder('docs', $db);
+        $a->scan('docs');
+        $b->trust($ida);
+        $a->trust($idb, [$addrb]);
+        Env::waitUntil(fn () => @file_get_contents("$db/sub/report.bin") === $big && @file_get_contents("$db/small.txt") === 'hello from a', 20, 'A\'s files on B');
+        $this->assertSame(filemtime("$da/sub/report.bin"), filemtime("$db/sub/report.bin"), 'mtime carried over');
+        $this->assertSame([], glob("$db/sub/.harp-tmp-*"), 'no temporary file left');
+
+        // B's hook sees B's own applied write: no echo entry.
+        $entries = $b->status()['entries'];
+        $b->notify('docs', 'small.txt');
+        usleep(500_000);
+        $this->assertSame($entries, $b->status()['entries'], 'applying a file never echoes back');
+
+        // B writes, renames and deletes; A follows.
+        file_put_contents("$db/from-b.txt", 'written on b');
+        $b->notify('docs', 'from-b.txt');
+        Env::waitUntil(fn () => @file_get_contents("$da/from-b.txt") === 'written on b', 15, 'B\'s new file on A');
+        rename("$db/small.txt", "$db/renamed.txt");
+        $b->notify('docs', 'renamed.txt', 'rename', 'small.txt');
+        Env::waitUntil(fn () => @file_get_contents("$da/renamed.txt") === 'hello from a' && !file_exists("$da/small.txt"), 15, 'the rename on A');
+        unlink("$db/sub/report.bin");
+        $b->notify('docs', 'sub/report.bin', 'delete');
+        Env::waitUntil(fn () => !file_exists("$da/sub/report.bin"), 15, 'the delete on A');
+        $this->assertTrue($a->verify('docs')['ok']);
+        $this->assertTrue($b->verify('docs')['ok']);
+        foreach ([$pa, $pb] as $p) {
+            $p->signal(15);
+            $p->wait(20);
+        }
+        $this->assertStringContainsString('file_updated', $pb->stdout());
+    }
+
     public function testAnUntrustedDeviceIsRefusedInTheHandshakeEitherWay(): void
     {
         [$pa, $a, $ida] = $this->node('a');

@@ -1,0 +1,153 @@
+//! Bringing the disk in line with the view: which files to fetch or
+//! remove, where a chunk can be copied from locally (delta sync), and
+//! recording what was applied so it never echoes back as a local change.
+
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+
+use super::{hex, look, Engine, Seen};
+use crate::chain::dag::Version;
+use crate::chain::Hash;
+use crate::error::{HarpError, Result};
+use crate::manifest::Manifest;
+use crate::store::FileRecord;
+
+/// One thing the disk lacks.
+#[derive(Debug, Clone)]
+pub enum Want {
+    /// A path whose content should become `version`.
+    Fetch {
+        /// Folder id.
+        folder: String,
+        /// Path in the folder.
+        path: String,
+        /// The version to write.
+        version: Version,
+    },
+    /// A path the view no longer has.
+    Remove {
+        /// Folder id.
+        folder: String,
+        /// Path in the folder.
+        path: String,
+        /// What this device last recorded there.
+        record: FileRecord,
+    },
+}
+
+impl Engine {
+    /// What differs between the view and what this device has on disk, for
+    /// every configured folder.
+    pub fn wanted(&self) -> Result<Vec<Want>> {
+        let mut out = Vec::new();
+        let mut folders: Vec<&String> = self.folders.keys().collect();
+        folders.sort();
+        for folder in folders {
+            let view = self.dag.view(folder);
+            let mut files = self.store.files(folder)?;
+            for (path, f) in view {
+                let have = files.remove(&path);
+                if have.is_none_or(|r| r.content != f.version.content) {
+                    out.push(Want::Fetch {
+                        folder: folder.clone(),
+                        path,
+                        version: f.version,
+                    });
+                }
+            }
+            for (path, record) in files {
+                out.push(Want::Remove {
+                    folder: folder.clone(),
+                    path,
+                    record,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The absolute path of a folder's file.
+    pub fn local_path(&self, folder: &str, path: &str) -> Result<PathBuf> {
+        Ok(self.root(folder)?.join(path))
+    }
+
+    /// A stored manifest.
+    pub fn manifest(&self, content: &Hash) -> Result<Option<Manifest>> {
+        self.store.manifest(content)
+    }
+
+    /// A chunk's bytes from a local file, if one holds it and still does
+    /// (the bytes are re-checked against the hash: files change under us).
+    pub fn local_chunk(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
+        let Some((folder, path, offset, len)) = self.store.chunk_location(hash)? else {
+            return Ok(None);
+        };
+        let Ok(root) = self.root(&folder) else {
+            return Ok(None);
+        };
+        let Ok(f) = std::fs::File::open(root.join(&path)) else {
+            return Ok(None);
+        };
+        let mut buf = vec![0u8; len as usize];
+        if f.read_exact_at(&mut buf, offset).is_err() || blake3::hash(&buf).as_bytes() != hash {
+            return Ok(None);
+        }
+        Ok(Some(buf))
+    }
+
+    /// Records a file written from a peer's content. Its record carries the
+    /// mtime the file has now, so a hook's notify for this write finds the
+    /// file unchanged and makes no entry (no echo).
+    pub fn applied(
+        &mut self,
+        folder: &str,
+        path: &str,
+        v: &Version,
+        manifest: &Manifest,
+    ) -> Result<()> {
+        let full = self.local_path(folder, path)?;
+        let Seen::File { size, mtime_ns } = look(&full) else {
+            return Err(HarpError::Storage(format!(
+                "{} vanished after writing",
+                full.display()
+            )));
+        };
+        let rec = FileRecord {
+            size,
+            mtime_ns,
+            content: v.content,
+            entry: v.hash,
+        };
+        self.store.put_file(folder, path, &rec, manifest)
+    }
+
+    /// Removes a file the view no longer has, if the disk still holds what
+    /// this device recorded there; a file changed since is left alone (a
+    /// scan will record it as a new version).
+    pub fn remove(&mut self, folder: &str, path: &str, record: &FileRecord) -> Result<bool> {
+        let full = self.local_path(folder, path)?;
+        match look(&full) {
+            Seen::File { size, mtime_ns } if size == record.size && mtime_ns == record.mtime_ns => {
+                std::fs::remove_file(&full)
+                    .map_err(|e| HarpError::storage(format!("removing {}", full.display()), e))?;
+                self.store.drop_file(folder, path)?;
+                Ok(true)
+            }
+            Seen::Nothing => {
+                self.store.drop_file(folder, path)?;
+                Ok(true)
+            }
+            Seen::File { .. } => Ok(false),
+        }
+    }
+
+    /// A manifest's bytes for a peer.
+    pub fn serve_manifest(&self, content: &Hash) -> Result<Option<Vec<u8>>> {
+        Ok(self.store.manifest(content)?.map(|m| m.encode()))
+    }
+}
+
+/// Lower-case hex of a hash, for temp file names.
+pub fn tmp_name(content: &Hash) -> String {
+    format!(".harp-tmp-{}", &hex(content)[..32])
+}
