@@ -141,6 +141,40 @@ impl Engine {
         }
     }
 
+    /// Records, as entries of this device, the conflict copies the view
+    /// shows that no entry records yet and whose content is on disk here
+    /// (the applier fetched it). From then on they are ordinary files.
+    pub fn record_conflicts(&mut self) -> Result<u64> {
+        let mut n = 0;
+        let folders: Vec<String> = self.folders.keys().cloned().collect();
+        for folder in folders {
+            let mut changes = Vec::new();
+            for (cpath, v) in self.dag.unrecorded_conflicts(&folder) {
+                let Some(rec) = self.store.file(&folder, &cpath)? else {
+                    continue;
+                };
+                if rec.content != v.content {
+                    continue;
+                }
+                let Some(manifest) = self.store.manifest(&v.content)? else {
+                    continue;
+                };
+                changes.push(super::Observed {
+                    path: cpath,
+                    kind: crate::outbox::ChangeKind::Write,
+                    from: String::new(),
+                    size: rec.size,
+                    mtime_ns: rec.mtime_ns,
+                    manifest: Some(manifest),
+                });
+            }
+            if !changes.is_empty() {
+                n += self.record(&folder, changes)?;
+            }
+        }
+        Ok(n)
+    }
+
     /// A manifest's bytes for a peer.
     pub fn serve_manifest(&self, content: &Hash) -> Result<Option<Vec<u8>>> {
         Ok(self.store.manifest(content)?.map(|m| m.encode()))

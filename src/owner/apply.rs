@@ -75,6 +75,20 @@ pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Resu
                 }
             }
         }
+        let s = shared.clone();
+        match tokio::task::spawn_blocking(move || s.engine.lock().record_conflicts()).await {
+            Ok(Ok(n)) if n > 0 => shared.push_event(Event {
+                kind: "conflict".into(),
+                folder: None,
+                path: None,
+                device: None,
+                hash: None,
+                seq: Some(n),
+                time_ms: now_ms(),
+            }),
+            Ok(Err(e)) => warn(&format!("recording conflict copies: {e}")),
+            _ => {}
+        }
         tokio::select! {
             _ = shared.apply_wake.notified() => {}
             _ = tokio::time::sleep(TICK) => {}
