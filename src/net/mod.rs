@@ -148,6 +148,17 @@ pub async fn ask(conn: &quinn::Connection, req: &Request) -> Result<Option<Vec<u
     }
 }
 
+/// A connected peer to fetch from.
+#[derive(Clone)]
+pub struct Source {
+    /// Its device ID.
+    pub device: DeviceId,
+    /// Whether it is on this site's LAN.
+    pub lan: bool,
+    /// The connection.
+    pub conn: quinn::Connection,
+}
+
 /// Batches of new entry records to push to every connected peer.
 pub type Pushes = tokio::sync::broadcast::Sender<Arc<Vec<Vec<u8>>>>;
 
@@ -202,6 +213,7 @@ impl Net {
                 .map(|(id, p)| {
                     let conn = p.conn.as_ref().filter(|c| c.close_reason().is_none());
                     let remote = conn.map(|c| c.remote_address());
+                    let lan = remote.map(|a| p.is_lan(&a));
                     let stats = conn.map(|c| c.stats());
                     json!({
                         "device_id": id.to_string(),
@@ -211,7 +223,7 @@ impl Net {
                         "trusted": p.trusted,
                         "connected": conn.is_some(),
                         "remote": remote.map(|a| a.to_string()),
-                        "lan": remote.map(|a| is_lan(&a)),
+                        "lan": lan,
                         "rtt_ms": conn.map(|c| c.rtt().as_secs_f64() * 1000.0),
                         "bytes_in": stats.as_ref().map(|s| s.udp_rx.bytes).unwrap_or(0),
                         "bytes_out": stats.as_ref().map(|s| s.udp_tx.bytes).unwrap_or(0),
@@ -223,15 +235,13 @@ impl Net {
     }
 }
 
-/// Whether an address is on this site: loopback, private or link-local.
-pub fn is_lan(a: &SocketAddr) -> bool {
-    match a.ip() {
-        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        std::net::IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || (v6.segments()[0] & 0xffc0) == 0xfe80
-        }
+impl Peer {
+    /// Whether this peer is on this site's LAN at `remote`: it was found
+    /// there by mDNS (which only reaches the local link), or it is this
+    /// machine. A peer reached at a static address is over the WAN, even at
+    /// a private address (offices joined by a VPN are still far apart).
+    pub fn is_lan(&self, remote: &SocketAddr) -> bool {
+        remote.ip().is_loopback() || self.discovered.iter().any(|d| d.ip() == remote.ip())
     }
 }
 
@@ -541,18 +551,22 @@ impl Runner {
     }
 
     /// Connected peers, nearest first (LAN before WAN, then by RTT).
-    pub fn sources(&self) -> Vec<(DeviceId, quinn::Connection)> {
+    pub fn sources(&self) -> Vec<Source> {
         let peers = self.net.peers.lock();
-        let mut v: Vec<(DeviceId, quinn::Connection)> = peers
+        let mut v: Vec<Source> = peers
             .iter()
             .filter_map(|(id, p)| {
                 p.conn
                     .as_ref()
                     .filter(|c| c.close_reason().is_none())
-                    .map(|c| (*id, c.clone()))
+                    .map(|c| Source {
+                        device: *id,
+                        lan: p.is_lan(&c.remote_address()),
+                        conn: c.clone(),
+                    })
             })
             .collect();
-        v.sort_by_key(|(_, c)| (!is_lan(&c.remote_address()), c.rtt()));
+        v.sort_by_key(|s| (!s.lan, s.conn.rtt()));
         v
     }
 

@@ -143,13 +143,29 @@ async fn fetch(
             return Ok(false);
         }
     }
+    let mut route = Route {
+        wan_ok: false,
+        last_lan: std::time::Instant::now(),
+    };
     let manifest = match known {
         Some(m) => m,
-        None => match fetch_manifest(runner, &v.content).await? {
-            Some(m) => m,
-            None => return Ok(false),
-        },
+        None => {
+            // Its own route: waiting for a LAN peer's manifest must not
+            // send the chunks over the WAN.
+            let mut mroute = Route {
+                wan_ok: false,
+                last_lan: std::time::Instant::now(),
+            };
+            match fetch_manifest(runner, &v.content, &mut mroute).await? {
+                Some(m) => m,
+                None => return Ok(false),
+            }
+        }
     };
+    shared
+        .partial_manifests
+        .lock()
+        .insert(v.content, manifest.encode());
     let parent = target
         .parent()
         .ok_or_else(|| HarpError::Internal(format!("{} has no parent", target.display())))?;
@@ -164,19 +180,32 @@ async fn fetch(
         .open(&tmp)
         .map_err(io)?;
     file.set_len(manifest.size).map_err(io)?;
+    let forget = |shared: &Shared| {
+        shared.partial_manifests.lock().remove(&v.content);
+        let mut partial = shared.partial.lock();
+        for c in &manifest.chunks {
+            partial.remove(&c.hash);
+        }
+    };
     for c in &manifest.chunks {
         let local = shared.engine.lock().local_chunk(&c.hash)?;
         let data = match local {
             Some(d) => d,
-            None => match fetch_chunk(runner, &c.hash).await? {
+            None => match fetch_chunk(runner, &c.hash, &mut route).await? {
                 Some(d) => d,
                 None => {
+                    forget(shared);
                     let _ = std::fs::remove_file(&tmp);
                     return Ok(false);
                 }
             },
         };
         file.write_all_at(&data, c.offset).map_err(io)?;
+        // LAN peers may take this chunk from us before the file is done.
+        shared
+            .partial
+            .lock()
+            .insert(c.hash, (tmp.clone(), c.offset, c.len));
     }
     let mtime = UNIX_EPOCH + Duration::from_nanos(u64::try_from(v.mtime_ns).unwrap_or(0));
     file.set_times(
@@ -190,47 +219,98 @@ async fn fetch(
     std::fs::rename(&tmp, &target).map_err(io)?;
     crate::fsutil::sync_dir(parent)?;
     shared.engine.lock().applied(folder, path, v, &manifest)?;
+    forget(shared);
     Ok(true)
 }
 
-async fn fetch_manifest(runner: &Runner, content: &[u8; 32]) -> Result<Option<Manifest>> {
-    for (id, conn) in runner.sources() {
-        let req = Request::Manifest { hash: hex(content) };
-        match ask(&conn, &req).await {
-            Ok(Some(bytes)) => {
-                let got: [u8; 32] = Sha3_256::digest(&bytes).into();
-                if &got != content {
-                    warn(&format!(
-                        "{} sent a manifest that does not match its hash",
-                        id.short()
-                    ));
-                    continue;
+/// Per-file state of the "WAN once per site" rule.
+struct Route {
+    /// True once this file may come over the WAN from here.
+    wan_ok: bool,
+    /// The last time a LAN peer gave us something for this file.
+    last_lan: std::time::Instant,
+}
+
+/// How long a device that is not the site's WAN fetcher waits for its LAN
+/// peers to have a chunk before it fetches over the WAN itself.
+const LAN_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Asks LAN peers first; asks WAN peers only if this device is the site's
+/// WAN fetcher (the smallest device ID among this site's connected
+/// devices), or its LAN peers have not delivered for LAN_PATIENCE. So when
+/// several devices of one office lack a file, one fetches it over the WAN
+/// and the others take it from that one over the LAN, chunk by chunk as it
+/// arrives.
+async fn ask_nearest(runner: &Runner, req: &Request, route: &mut Route) -> Result<Option<Vec<u8>>> {
+    loop {
+        let sources = runner.sources();
+        for s in sources.iter().filter(|s| s.lan) {
+            match ask(&s.conn, req).await {
+                Ok(Some(b)) => {
+                    route.last_lan = std::time::Instant::now();
+                    return Ok(Some(b));
                 }
-                return Ok(Some(Manifest::decode(&bytes)?));
+                Ok(None) => {}
+                Err(e) => warn(&format!("from {}: {e}", s.device.short())),
             }
-            Ok(None) => continue,
-            Err(e) => warn(&format!("manifest from {}: {e}", id.short())),
         }
+        let lan: Vec<_> = sources.iter().filter(|s| s.lan).collect();
+        let fetcher = lan.iter().all(|s| runner.me < s.device);
+        if fetcher || route.wan_ok || route.last_lan.elapsed() > LAN_PATIENCE {
+            route.wan_ok = true;
+            for s in sources.iter().filter(|s| !s.lan) {
+                match ask(&s.conn, req).await {
+                    Ok(Some(b)) => return Ok(Some(b)),
+                    Ok(None) => {}
+                    Err(e) => warn(&format!("from {}: {e}", s.device.short())),
+                }
+            }
+            if lan.is_empty() {
+                return Ok(None); // nobody has it
+            }
+        }
+        if sources.is_empty() {
+            return Ok(None);
+        }
+        // A LAN peer is fetching it: wait for its copy.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn fetch_manifest(
+    runner: &Runner,
+    content: &[u8; 32],
+    route: &mut Route,
+) -> Result<Option<Manifest>> {
+    let req = Request::Manifest { hash: hex(content) };
+    for _ in 0..3 {
+        let Some(bytes) = ask_nearest(runner, &req, route).await? else {
+            return Ok(None);
+        };
+        let got: [u8; 32] = Sha3_256::digest(&bytes).into();
+        if &got == content {
+            return Ok(Some(Manifest::decode(&bytes)?));
+        }
+        warn("a peer sent a manifest that does not match its hash");
     }
     Ok(None)
 }
 
-async fn fetch_chunk(runner: &Runner, hash: &[u8; 32]) -> Result<Option<Vec<u8>>> {
-    for (id, conn) in runner.sources() {
-        match ask(&conn, &Request::Chunk { hash: hex(hash) }).await {
-            Ok(Some(bytes)) => {
-                // Verified before use: a peer cannot slip in other bytes.
-                if blake3::hash(&bytes).as_bytes() == hash {
-                    return Ok(Some(bytes));
-                }
-                warn(&format!(
-                    "{} sent a chunk that does not match its hash",
-                    id.short()
-                ));
-            }
-            Ok(None) => continue,
-            Err(e) => warn(&format!("chunk from {}: {e}", id.short())),
+async fn fetch_chunk(
+    runner: &Runner,
+    hash: &[u8; 32],
+    route: &mut Route,
+) -> Result<Option<Vec<u8>>> {
+    let req = Request::Chunk { hash: hex(hash) };
+    for _ in 0..3 {
+        let Some(bytes) = ask_nearest(runner, &req, route).await? else {
+            return Ok(None);
+        };
+        // Verified before use: a peer cannot slip in other bytes.
+        if blake3::hash(&bytes).as_bytes() == hash {
+            return Ok(Some(bytes));
         }
+        warn("a peer sent a chunk that does not match its hash");
     }
     Ok(None)
 }

@@ -96,6 +96,11 @@ pub struct Shared {
     pushes: crate::net::Pushes,
     /// Wakes the applier when entries from peers arrive.
     apply_wake: tokio::sync::Notify,
+    /// Chunks written into downloads in progress: chunk hash -> (temp
+    /// file, offset, length). Served to peers before the file completes.
+    partial: Mutex<std::collections::HashMap<crate::chain::Hash, (PathBuf, u64, u32)>>,
+    /// Manifests of downloads in progress, by content hash.
+    partial_manifests: Mutex<std::collections::HashMap<crate::chain::Hash, Vec<u8>>>,
     identity: Arc<tls::Identity>,
     /// The QUIC endpoint's address while the runtime runs.
     bound: Mutex<Option<std::net::SocketAddr>>,
@@ -299,10 +304,30 @@ impl crate::net::Ledger for Shared {
                 .and_then(|v| v.try_into().ok())
                 .ok_or_else(|| HarpError::Protocol(format!("bad hash {h:?}")))
         };
-        let engine = self.engine.lock();
         match req {
-            Request::Manifest { hash: h } => engine.serve_manifest(&hash(h)?),
-            Request::Chunk { hash: h } => engine.local_chunk(&hash(h)?),
+            Request::Manifest { hash: h } => {
+                let h = hash(h)?;
+                if let Some(m) = self.partial_manifests.lock().get(&h) {
+                    return Ok(Some(m.clone()));
+                }
+                self.engine.lock().serve_manifest(&h)
+            }
+            Request::Chunk { hash: h } => {
+                let h = hash(h)?;
+                if let Some(b) = self.engine.lock().local_chunk(&h)? {
+                    return Ok(Some(b));
+                }
+                // A chunk of a download still in progress here.
+                let Some((tmp, offset, len)) = self.partial.lock().get(&h).cloned() else {
+                    return Ok(None);
+                };
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; len as usize];
+                let ok = std::fs::File::open(&tmp)
+                    .and_then(|f| f.read_exact_at(&mut buf, offset))
+                    .is_ok();
+                Ok((ok && blake3::hash(&buf).as_bytes() == &h).then_some(buf))
+            }
         }
     }
 }
@@ -383,6 +408,8 @@ impl Owner {
             net,
             pushes,
             apply_wake: tokio::sync::Notify::new(),
+            partial: Mutex::new(std::collections::HashMap::new()),
+            partial_manifests: Mutex::new(std::collections::HashMap::new()),
             identity,
             bound: Mutex::new(None),
             pid: lock.pid(),

@@ -145,4 +145,98 @@ final class LanTest extends TestCase
         $this->assertSame(0, $x->status()['entries'], 'X got no entry');
         $this->assertFalse($peer($x, $ids['a'])['connected'] ?? false);
     }
+
+    /**
+     * The office: cloud node C behind a 10 Mbit/s WAN (tbf both ways); A and
+     * B on one LAN. A 50 MiB file added at C reaches A and B, the WAN
+     * carries it once, and B has it within LAN time of A.
+     */
+    public function testTheOfficeGetsAFileFromTheCloudOverTheWanOnce(): void
+    {
+        $nsa = $this->host('a', 1);
+        $nsb = $this->host('b', 2);
+        $br = "{$this->tag}-br";
+        // The router: the bridge's namespace, with a WAN link to C.
+        $nsc = $this->addNs('c');
+        $wr = "{$this->tag}wr";
+        $wc = "{$this->tag}wc";
+        self::sh("ip link add $wr type veth peer name $wc");
+        self::sh("ip link set $wr netns $br");
+        self::sh("ip link set $wc netns $nsc");
+        self::sh("ip netns exec $br ip addr add 10.213.0.254/24 dev br0");
+        self::sh("ip netns exec $br ip addr add 10.214.0.254/24 dev $wr");
+        self::sh("ip netns exec $br ip link set $wr up");
+        self::sh("ip netns exec $br sysctl -q -w net.ipv4.ip_forward=1");
+        self::sh("ip netns exec $nsc ip addr add 10.214.0.1/24 dev $wc");
+        self::sh("ip netns exec $nsc ip link set $wc up");
+        self::sh("ip netns exec $nsc ip route add default via 10.214.0.254");
+        foreach ([$nsa, $nsb] as $ns) {
+            self::sh("ip netns exec $ns ip route add default via 10.213.0.254");
+        }
+        foreach ([[$br, $wr], [$nsc, $wc]] as [$ns, $dev]) {
+            self::sh("ip netns exec $ns tc qdisc add dev $dev root tbf rate 10mbit burst 32kbit latency 400ms");
+        }
+
+        $dirs = [];
+        $ids = [];
+        foreach (['a', 'b', 'c'] as $n) {
+            $dirs[$n] = Env::tempDir();
+            mkdir("{$dirs[$n]}/docs");
+            $node = new \Harp\Node("{$dirs[$n]}/state");
+            $ids[$n] = $node->deviceId();
+            $node->addFolder('docs', "{$dirs[$n]}/docs");
+            unset($node); // give the directory back before the next owner
+        }
+        $trust = function (string $who, string $whom, array $addrs = []) use ($dirs, $ids) {
+            (new \Harp\Node("{$dirs[$who]}/state"))->trust($ids[$whom], $addrs);
+        };
+        $trust('a', 'b');
+        $trust('b', 'a');
+        $trust('a', 'c', ['10.214.0.1:4433']);
+        $trust('b', 'c', ['10.214.0.1:4433']);
+        $trust('c', 'a');
+        $trust('c', 'b');
+        $this->serve($nsa, "{$dirs['a']}/state", 'office-a');
+        $this->serve($nsb, "{$dirs['b']}/state", 'office-b');
+        $this->serve($nsc, "{$dirs['c']}/state", 'cloud');
+        $a = new \Harp\Client("{$dirs['a']}/state");
+        $connected = function (\Harp\Client $c, array $want) {
+            $up = array_column(array_filter($c->peers(), fn ($p) => $p['connected']), 'device_id');
+            return !array_diff($want, $up);
+        };
+        Env::waitUntil(fn () => $connected($a, [$ids['b'], $ids['c']]) && $connected(new \Harp\Client("{$dirs['b']}/state"), [$ids['a'], $ids['c']]), 30, 'the three to connect');
+
+        $size = 50 * 1024 * 1024;
+        $file = "{$dirs['c']}/docs/dataset.bin";
+        $fh = fopen($file, 'wb');
+        for ($i = 0; $i < 50; $i++) {
+            fwrite($fh, random_bytes(1024 * 1024));
+        }
+        fclose($fh);
+        $stat = fn () => (int) trim(shell_exec("ip netns exec $br cat /sys/class/net/$wr/statistics/tx_bytes")) + (int) trim(shell_exec("ip netns exec $br cat /sys/class/net/$wr/statistics/rx_bytes"));
+        $wan0 = $stat();
+        $t0 = microtime(true);
+        (new \Harp\Client("{$dirs['c']}/state"))->notify('docs', 'dataset.bin');
+        $done = fn ($n) => @filesize("{$dirs[$n]}/docs/dataset.bin") === $size;
+        $ta = $tb = null;
+        Env::waitUntil(function () use ($done, &$ta, &$tb, $t0) {
+            if ($ta === null && $done('a')) {
+                $ta = microtime(true) - $t0;
+            }
+            if ($tb === null && $done('b')) {
+                $tb = microtime(true) - $t0;
+            }
+            return $ta !== null && $tb !== null;
+        }, 240, 'A and B to have the file');
+        $wan = $stat() - $wan0;
+        $hash = hash_file('sha256', $file);
+        $this->assertSame($hash, hash_file('sha256', "{$dirs['a']}/docs/dataset.bin"));
+        $this->assertSame($hash, hash_file('sha256', "{$dirs['b']}/docs/dataset.bin"));
+        measure('office: WAN bytes for a 50 MiB file', $wan, 'bytes');
+        measure('office: WAN bytes / file size', round($wan / $size, 3), 'ratio');
+        measure('office: time until A has it', round($ta, 2), 's');
+        measure('office: time until B has it', round($tb, 2), 's');
+        $this->assertLessThanOrEqual(1.1 * $size, $wan, 'the WAN carried the file once');
+        $this->assertLessThan(10, abs($tb - $ta), 'the second office device got it in LAN time, not WAN time');
+    }
 }
