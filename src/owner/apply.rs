@@ -173,14 +173,34 @@ async fn fetch(
         .map_err(|e| HarpError::storage(format!("creating {}", parent.display()), e))?;
     let tmp = parent.join(tmp_name(&v.content));
     let io = |e: std::io::Error| HarpError::storage(format!("writing {}", tmp.display()), e);
+    // The temporary file is named by the content, so a download that was
+    // interrupted (even by SIGKILL) is found again and resumed: chunks it
+    // already holds, verified against their hashes, are not fetched again.
     let file = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .write(true)
-        .truncate(true)
+        .truncate(false)
         .open(&tmp)
         .map_err(io)?;
-    file.set_len(manifest.size).map_err(io)?;
+    let resumed = file.metadata().map_err(io)?.len() == manifest.size;
+    if !resumed {
+        file.set_len(0).map_err(io)?;
+        file.set_len(manifest.size).map_err(io)?;
+    }
+    shared.transfers.lock().insert(
+        (folder.to_string(), path.to_string()),
+        Transfer {
+            total: manifest.size,
+            done: 0,
+            started: std::time::Instant::now(),
+        },
+    );
     let forget = |shared: &Shared| {
+        shared
+            .transfers
+            .lock()
+            .remove(&(folder.to_string(), path.to_string()));
         shared.partial_manifests.lock().remove(&v.content);
         let mut partial = shared.partial.lock();
         for c in &manifest.chunks {
@@ -188,6 +208,19 @@ async fn fetch(
         }
     };
     for c in &manifest.chunks {
+        if resumed {
+            let mut have = vec![0u8; c.len as usize];
+            if file.read_exact_at(&mut have, c.offset).is_ok()
+                && blake3::hash(&have).as_bytes() == &c.hash
+            {
+                shared
+                    .partial
+                    .lock()
+                    .insert(c.hash, (tmp.clone(), c.offset, c.len));
+                progress(shared, folder, path, u64::from(c.len));
+                continue;
+            }
+        }
         let local = shared.engine.lock().local_chunk(&c.hash)?;
         let data = match local {
             Some(d) => d,
@@ -201,6 +234,7 @@ async fn fetch(
             },
         };
         file.write_all_at(&data, c.offset).map_err(io)?;
+        progress(shared, folder, path, u64::from(c.len));
         // LAN peers may take this chunk from us before the file is done.
         shared
             .partial
@@ -223,12 +257,44 @@ async fn fetch(
     Ok(true)
 }
 
+/// A file being fetched, for `status()`.
+#[derive(Debug, Clone)]
+pub(super) struct Transfer {
+    /// Bytes in the file.
+    pub total: u64,
+    /// Bytes verified and written so far.
+    pub done: u64,
+    /// When the download started.
+    pub started: std::time::Instant,
+}
+
+fn progress(shared: &Shared, folder: &str, path: &str, add: u64) {
+    if let Some(t) = shared
+        .transfers
+        .lock()
+        .get_mut(&(folder.to_string(), path.to_string()))
+    {
+        t.done += add;
+    }
+}
+
 /// Per-file state of the "WAN once per site" rule.
 struct Route {
     /// True once this file may come over the WAN from here.
     wan_ok: bool,
     /// The last time a LAN peer gave us something for this file.
     last_lan: std::time::Instant,
+}
+
+/// How long one request may take before the next source is tried (a peer
+/// that vanished without closing its connection never answers).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn ask_within(conn: &quinn::Connection, req: &Request) -> Result<Option<Vec<u8>>> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, ask(conn, req)).await {
+        Ok(r) => r,
+        Err(_) => Err(HarpError::Protocol("no answer within 10 s".into())),
+    }
 }
 
 /// How long a device that is not the site's WAN fetcher waits for its LAN
@@ -245,7 +311,7 @@ async fn ask_nearest(runner: &Runner, req: &Request, route: &mut Route) -> Resul
     loop {
         let sources = runner.sources();
         for s in sources.iter().filter(|s| s.lan) {
-            match ask(&s.conn, req).await {
+            match ask_within(&s.conn, req).await {
                 Ok(Some(b)) => {
                     route.last_lan = std::time::Instant::now();
                     return Ok(Some(b));
@@ -259,7 +325,7 @@ async fn ask_nearest(runner: &Runner, req: &Request, route: &mut Route) -> Resul
         if fetcher || route.wan_ok || route.last_lan.elapsed() > LAN_PATIENCE {
             route.wan_ok = true;
             for s in sources.iter().filter(|s| !s.lan) {
-                match ask(&s.conn, req).await {
+                match ask_within(&s.conn, req).await {
                     Ok(Some(b)) => return Ok(Some(b)),
                     Ok(None) => {}
                     Err(e) => warn(&format!("from {}: {e}", s.device.short())),

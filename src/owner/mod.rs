@@ -99,6 +99,8 @@ pub struct Shared {
     /// Chunks written into downloads in progress: chunk hash -> (temp
     /// file, offset, length). Served to peers before the file completes.
     partial: Mutex<std::collections::HashMap<crate::chain::Hash, (PathBuf, u64, u32)>>,
+    /// Files being fetched: (folder, path) -> progress.
+    transfers: Mutex<std::collections::HashMap<(String, String), apply::Transfer>>,
     /// Manifests of downloads in progress, by content hash.
     partial_manifests: Mutex<std::collections::HashMap<crate::chain::Hash, Vec<u8>>>,
     identity: Arc<tls::Identity>,
@@ -155,7 +157,16 @@ impl Shared {
             "mdns": self.config.mdns,
             "folders": folders,
             "peers": self.net.peers_json(),
-            "transfers": [],
+            "transfers": self.transfers.lock().iter().map(|((f, p), t)| {
+                let secs = t.started.elapsed().as_secs_f64().max(0.001);
+                json!({
+                    "folder": f,
+                    "path": p,
+                    "bytes_done": t.done,
+                    "bytes_total": t.total,
+                    "rate_bps": (t.done as f64 / secs) as u64,
+                })
+            }).collect::<Vec<_>>(),
             "outbox": outbox,
             "changes": changes,
             "entries": entries,
@@ -410,6 +421,7 @@ impl Owner {
             apply_wake: tokio::sync::Notify::new(),
             partial: Mutex::new(std::collections::HashMap::new()),
             partial_manifests: Mutex::new(std::collections::HashMap::new()),
+            transfers: Mutex::new(std::collections::HashMap::new()),
             identity,
             bound: Mutex::new(None),
             pid: lock.pid(),

@@ -72,6 +72,74 @@ final class LanTest extends TestCase
         return $ns;
     }
 
+    /** Routes the LAN through the bridge namespace, as a router. */
+    private function router(): string
+    {
+        $br = "{$this->tag}-br";
+        self::sh("ip netns exec $br ip addr add 10.213.0.254/24 dev br0");
+        self::sh("ip netns exec $br sysctl -q -w net.ipv4.ip_forward=1");
+        return $br;
+    }
+
+    /**
+     * A host behind its own 10 Mbit/s WAN link (tbf both ways) to the
+     * router, at 10.214.$n.1. Returns [namespace, router-side interface].
+     */
+    private function wanHost(string $name, int $n): array
+    {
+        $br = "{$this->tag}-br";
+        $ns = $this->addNs($name);
+        $wr = "{$this->tag}w{$n}r";
+        $wc = "{$this->tag}w{$n}c";
+        self::sh("ip link add $wr type veth peer name $wc");
+        self::sh("ip link set $wr netns $br");
+        self::sh("ip link set $wc netns $ns");
+        self::sh("ip netns exec $br ip addr add 10.214.$n.254/24 dev $wr");
+        self::sh("ip netns exec $br ip link set $wr up");
+        self::sh("ip netns exec $ns ip addr add 10.214.$n.1/24 dev $wc");
+        self::sh("ip netns exec $ns ip link set $wc up");
+        self::sh("ip netns exec $ns ip route add default via 10.214.$n.254");
+        foreach ([[$br, $wr], [$ns, $wc]] as [$n2, $dev]) {
+            self::sh("ip netns exec $n2 tc qdisc add dev $dev root tbf rate 10mbit burst 32kbit latency 400ms");
+        }
+        return [$ns, $wr];
+    }
+
+    private function wanBytes(string $wr): int
+    {
+        $br = "{$this->tag}-br";
+        $n = 0;
+        foreach (['tx_bytes', 'rx_bytes'] as $f) {
+            $n += (int) trim((string) shell_exec("ip netns exec $br cat /sys/class/net/$wr/statistics/$f"));
+        }
+        return $n;
+    }
+
+    /** @return array{0: array<string,string>, 1: array<string,string>} state dirs and device IDs */
+    private function nodes(array $names): array
+    {
+        $dirs = [];
+        $ids = [];
+        foreach ($names as $n) {
+            $dirs[$n] = Env::tempDir();
+            mkdir("{$dirs[$n]}/docs");
+            $node = new \Harp\Node("{$dirs[$n]}/state");
+            $ids[$n] = $node->deviceId();
+            $node->addFolder('docs', "{$dirs[$n]}/docs");
+            unset($node);
+        }
+        return [$dirs, $ids];
+    }
+
+    private static function bigFile(string $path, int $mib): void
+    {
+        $fh = fopen($path, 'wb');
+        for ($i = 0; $i < $mib; $i++) {
+            fwrite($fh, random_bytes(1024 * 1024));
+        }
+        fclose($fh);
+    }
+
     private function serve(string $ns, string $state, string $name): Process
     {
         $p = Process::start(['ip', 'netns', 'exec', $ns, ...Env::php(), '-d', 'harp.mdns=1', '-d', 'harp.listen=0.0.0.0:4433',
@@ -238,5 +306,70 @@ final class LanTest extends TestCase
         measure('office: time until B has it', round($tb, 2), 's');
         $this->assertLessThanOrEqual(1.1 * $size, $wan, 'the WAN carried the file once');
         $this->assertLessThan(10, abs($tb - $ta), 'the second office device got it in LAN time, not WAN time');
+    }
+
+    public function testAReceiverKilledMidTransferResumesWithoutRefetchingVerifiedChunks(): void
+    {
+        $this->router();
+        $nsb = $this->host('b', 2);
+        self::sh("ip netns exec $nsb ip route add default via 10.213.0.254");
+        [$nsc, $wr] = $this->wanHost('c', 1);
+        [$dirs, $ids] = $this->nodes(['b', 'c']);
+        (new \Harp\Node("{$dirs['b']}/state"))->trust($ids['c'], ['10.214.1.1:4433']);
+        (new \Harp\Node("{$dirs['c']}/state"))->trust($ids['b']);
+        $this->serve($nsc, "{$dirs['c']}/state", 'cloud');
+        $pb = $this->serve($nsb, "{$dirs['b']}/state", 'office');
+        $b = new \Harp\Client("{$dirs['b']}/state");
+        $size = 16 * 1024 * 1024;
+        self::bigFile("{$dirs['c']}/docs/big.bin", 16);
+        $wan0 = $this->wanBytes($wr);
+        (new \Harp\Client("{$dirs['c']}/state"))->notify('docs', 'big.bin');
+        // Kill the receiver with SIGKILL once about half has arrived.
+        Env::waitUntil(fn () => ($b->status()['transfers'][0]['bytes_done'] ?? 0) > $size / 2, 60, 'half of the file');
+        $pb->kill();
+        $this->assertFalse(file_exists("{$dirs['b']}/docs/big.bin"), 'no half-written file appears');
+        $this->serve($nsb, "{$dirs['b']}/state", 'office');
+        Env::waitUntil(fn () => @filesize("{$dirs['b']}/docs/big.bin") === $size, 90, 'the file to complete after the restart');
+        $this->assertSame(hash_file('sha256', "{$dirs['c']}/docs/big.bin"), hash_file('sha256', "{$dirs['b']}/docs/big.bin"));
+        $wan = $this->wanBytes($wr) - $wan0;
+        measure('resume after SIGKILL: WAN bytes / file size', round($wan / $size, 3), 'ratio');
+        $this->assertLessThan(1.15 * $size, $wan, 'verified chunks were not fetched again');
+        $this->assertSame([], glob("{$dirs['b']}/docs/.harp-tmp-*"));
+    }
+
+    public function testWhenASenderVanishesMidTransferAnotherPeerFinishesTheFile(): void
+    {
+        $this->router();
+        $nsd = $this->host('d', 4);
+        self::sh("ip netns exec $nsd ip route add default via 10.213.0.254");
+        [$ns1] = $this->wanHost('c1', 1);
+        [$ns2] = $this->wanHost('c2', 2);
+        [$dirs, $ids] = $this->nodes(['c1', 'c2', 'd']);
+        foreach (['c1', 'c2'] as $n) {
+            (new \Harp\Node("{$dirs[$n]}/state"))->trust($ids['d']);
+        }
+        (new \Harp\Node("{$dirs['c1']}/state"))->trust($ids['c2'], ['10.214.2.1:4433']);
+        (new \Harp\Node("{$dirs['c2']}/state"))->trust($ids['c1'], ['10.214.1.1:4433']);
+        (new \Harp\Node("{$dirs['d']}/state"))->trust($ids['c1'], ['10.214.1.1:4433']);
+        (new \Harp\Node("{$dirs['d']}/state"))->trust($ids['c2'], ['10.214.2.1:4433']);
+        // Both senders hold the file before D connects to anyone.
+        $size = 12 * 1024 * 1024;
+        self::bigFile("{$dirs['c1']}/docs/shared.bin", 12);
+        copy("{$dirs['c1']}/docs/shared.bin", "{$dirs['c2']}/docs/shared.bin");
+        touch("{$dirs['c2']}/docs/shared.bin", filemtime("{$dirs['c1']}/docs/shared.bin"));
+        $p1 = $this->serve($ns1, "{$dirs['c1']}/state", 'c1');
+        $p2 = $this->serve($ns2, "{$dirs['c2']}/state", 'c2');
+        (new \Harp\Client("{$dirs['c1']}/state"))->scan('docs');
+        (new \Harp\Client("{$dirs['c2']}/state"))->scan('docs');
+        $this->serve($nsd, "{$dirs['d']}/state", 'd');
+        $d = new \Harp\Client("{$dirs['d']}/state");
+        Env::waitUntil(fn () => ($d->status()['transfers'][0]['bytes_done'] ?? 0) > $size / 4, 60, 'a quarter of the file');
+        // Stop whichever sender D is taking the file from.
+        $from = array_column($d->peers(), 'bytes_in', 'device_id');
+        arsort($from);
+        $busy = array_key_first($from);
+        ($busy === $ids['c1'] ? $p1 : $p2)->kill();
+        Env::waitUntil(fn () => @filesize("{$dirs['d']}/docs/shared.bin") === $size, 90, 'the other sender to finish the file');
+        $this->assertSame(hash_file('sha256', "{$dirs['c1']}/docs/shared.bin"), hash_file('sha256', "{$dirs['d']}/docs/shared.bin"));
     }
 }
