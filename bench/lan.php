@@ -88,7 +88,9 @@ $t = microtime(true);
 $a->notify('docs', 'big.bin');
 Env::waitUntil(fn () => @filesize("{$dirs['b']}/docs/big.bin") === $mib << 20, 3600, 'the big file');
 $s = microtime(true) - $t;
-$report(['workload' => 'one file', 'mib' => $mib, 'seconds' => round($s, 2), 'MB_per_s' => round(($mib << 20) / $s / 1e6, 1)]);
+$hwm = (int) (preg_match('/^VmHWM:\s+(\d+)/m', (string) @file_get_contents('/proc/' . $procs[1]->pid . '/status'), $m) ? $m[1] : 0);
+$report(['workload' => 'one file', 'mib' => $mib, 'seconds' => round($s, 2), 'MB_per_s' => round(($mib << 20) / $s / 1e6, 1),
+    'receiver_peak_rss_mb' => round($hwm / 1024, 1)]);
 
 // 2. 10,000 files of 1-64 KiB in 100 folders.
 $count = (int) (getenv('HARP_BENCH_FILES') ?: 10000);
