@@ -191,7 +191,8 @@ final class LanTest extends TestCase
             }
             return null;
         };
-        Env::waitUntil(fn () => ($peer($a, $ids['b'])['connected'] ?? false), 30, 'A and B to meet by mDNS');
+        // Connected, and known as a LAN peer (found by mDNS on this link).
+        Env::waitUntil(fn () => ($peer($a, $ids['b'])['connected'] ?? false) && ($peer($a, $ids['b'])['lan'] ?? false), 30, 'A and B to meet by mDNS');
         $this->assertSame('10.213.0.2:4433', $peer($a, $ids['b'])['remote']);
         $this->assertTrue($peer($a, $ids['b'])['lan']);
 
