@@ -36,9 +36,38 @@ pub enum Want {
 }
 
 impl Engine {
+    /// What differs between the view and the disk for the paths that
+    /// peers' entries touched since the last call: cheap, so a new entry is
+    /// applied within milliseconds whatever the folder's size. Conflict
+    /// copies are left to `wanted`'s full pass.
+    pub fn wanted_recent(&mut self) -> Result<Vec<Want>> {
+        let mut out = Vec::new();
+        for (folder, path) in std::mem::take(&mut self.dirty) {
+            if !self.folders.contains_key(&folder) {
+                continue;
+            }
+            let have = self.store.file(&folder, &path)?;
+            match (self.dag.file(&folder, &path), have) {
+                (Some(v), h) if h.is_none_or(|r| r.content != v.content) => out.push(Want::Fetch {
+                    folder,
+                    path,
+                    version: v,
+                }),
+                (None, Some(record)) => out.push(Want::Remove {
+                    folder,
+                    path,
+                    record,
+                }),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
     /// What differs between the view and what this device has on disk, for
     /// every configured folder.
-    pub fn wanted(&self) -> Result<Vec<Want>> {
+    pub fn wanted(&mut self) -> Result<Vec<Want>> {
+        self.dirty.clear();
         let mut out = Vec::new();
         let mut folders: Vec<&String> = self.folders.keys().collect();
         folders.sort();

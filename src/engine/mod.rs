@@ -91,6 +91,8 @@ pub struct Engine {
     store: Arc<Store>,
     folders: HashMap<String, PathBuf>,
     on_commit: Option<OnCommit>,
+    /// Paths that entries from peers touched since the applier last looked.
+    dirty: std::collections::BTreeSet<(String, String)>,
 }
 
 /// A change seen on disk, on its way to becoming an entry.
@@ -128,6 +130,7 @@ impl Engine {
             store,
             folders,
             on_commit: None,
+            dirty: Default::default(),
         })
     }
 
@@ -188,6 +191,13 @@ impl Engine {
             match self.dag.insert(e, true) {
                 Ok(Inserted::Applied(list)) => {
                     r.applied += list.len() as u64;
+                    for e in &list {
+                        let m = &e.meta;
+                        self.dirty.insert((m.folder.clone(), m.path.clone()));
+                        if !m.from.is_empty() {
+                            self.dirty.insert((m.folder.clone(), m.from.clone()));
+                        }
+                    }
                     batch.entries.extend(list.into_iter().map(|e| (e, None)));
                 }
                 Ok(Inserted::Pending) => r.pending += 1,

@@ -24,11 +24,21 @@ use crate::net::{ask, Request, Runner};
 const TICK: Duration = Duration::from_secs(2);
 
 pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Result<()> {
+    // The first pass, and every tick, compares everything; a wake-up after
+    // new entries looks only at the paths they touched.
+    let mut full = true;
     loop {
         let s = shared.clone();
-        let wants = tokio::task::spawn_blocking(move || s.engine.lock().wanted())
-            .await
-            .map_err(|e| HarpError::Internal(e.to_string()))??;
+        let wants = tokio::task::spawn_blocking(move || {
+            let mut e = s.engine.lock();
+            if full {
+                e.wanted()
+            } else {
+                e.wanted_recent()
+            }
+        })
+        .await
+        .map_err(|e| HarpError::Internal(e.to_string()))??;
         for w in wants {
             match w {
                 Want::Fetch {
@@ -89,10 +99,10 @@ pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Resu
             Ok(Err(e)) => warn(&format!("recording conflict copies: {e}")),
             _ => {}
         }
-        tokio::select! {
-            _ = shared.apply_wake.notified() => {}
-            _ = tokio::time::sleep(TICK) => {}
-        }
+        full = tokio::select! {
+            _ = shared.apply_wake.notified() => false,
+            _ = tokio::time::sleep(TICK) => true,
+        };
     }
 }
 
