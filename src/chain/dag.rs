@@ -408,6 +408,22 @@ impl Dag {
         (!recorded_at(&tagged)).then_some(tagged)
     }
 
+    /// The conflict copies one path's losing versions still need:
+    /// (copy path, version), as `view` would show them.
+    pub fn copies_for(&self, folder: &str, path: &str) -> Vec<(String, Version)> {
+        let Some(paths) = self.paths.get(folder) else {
+            return Vec::new();
+        };
+        let Some(max) = paths.get(path) else {
+            return Vec::new();
+        };
+        resolve(max)
+            .1
+            .into_iter()
+            .filter_map(|l| self.copy_needed(paths, path, &l).map(|c| (c, l)))
+            .collect()
+    }
+
     /// The view of one path (None when absent).
     pub fn file(&self, folder: &str, path: &str) -> Option<Version> {
         let max = self.paths.get(folder)?.get(path)?;

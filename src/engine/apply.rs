@@ -46,6 +46,18 @@ impl Engine {
             if !self.folders.contains_key(&folder) {
                 continue;
             }
+            // Conflict copies first: the losing content may be the very file
+            // about to be overwritten, and is copied from it.
+            for (cpath, version) in self.dag.copies_for(&folder, &path) {
+                let have = self.store.file(&folder, &cpath)?;
+                if have.is_none_or(|r| r.content != version.content) {
+                    out.push(Want::Fetch {
+                        folder: folder.clone(),
+                        path: cpath,
+                        version,
+                    });
+                }
+            }
             let have = self.store.file(&folder, &path)?;
             match (self.dag.file(&folder, &path), have) {
                 (Some(v), h) if h.is_none_or(|r| r.content != v.content) => out.push(Want::Fetch {
@@ -74,16 +86,27 @@ impl Engine {
         for folder in folders {
             let view = self.dag.view(folder);
             let mut files = self.store.files(folder)?;
+            let mut copies = Vec::new();
+            let mut others = Vec::new();
             for (path, f) in view {
                 let have = files.remove(&path);
                 if have.is_none_or(|r| r.content != f.version.content) {
-                    out.push(Want::Fetch {
+                    let w = Want::Fetch {
                         folder: folder.clone(),
                         path,
                         version: f.version,
-                    });
+                    };
+                    // Conflict copies first: their content may sit in a
+                    // file about to be overwritten.
+                    if f.conflict_of.is_some() {
+                        copies.push(w);
+                    } else {
+                        others.push(w);
+                    }
                 }
             }
+            out.extend(copies);
+            out.extend(others);
             for (path, record) in files {
                 out.push(Want::Remove {
                     folder: folder.clone(),

@@ -145,23 +145,25 @@ final class NetTest extends TestCase
         $db = Env::tempDir();
         $a->addFolder('docs', $da);
         $b->addFolder('docs', $db);
-        // Both edit minutes.txt while apart; B's edit is later, so B wins.
-        file_put_contents("$da/minutes.txt", 'version from A');
-        touch("$da/minutes.txt", 1_700_000_000);
-        file_put_contents("$db/minutes.txt", 'version from B');
-        touch("$db/minutes.txt", 1_700_000_100);
+        // Both edit budget.ods while apart; B's edit is later, so B wins. (The
+        // copy's name sorts after the file's: the loser's bytes must be copied
+        // before the winner overwrites them.)
+        file_put_contents("$da/budget.ods", 'version from A');
+        touch("$da/budget.ods", 1_700_000_000);
+        file_put_contents("$db/budget.ods", 'version from B');
+        touch("$db/budget.ods", 1_700_000_100);
         $a->scan('docs');
         $b->scan('docs');
         $b->trust($ida);
         $a->trust($idb, [$addrb]);
-        $copies = fn ($d) => glob("$d/minutes.sync-conflict-*.txt");
+        $copies = fn ($d) => glob("$d/budget.sync-conflict-*.ods");
         Env::waitUntil(fn () => count($copies($da)) === 1 && count($copies($db)) === 1
-            && file_get_contents("$da/minutes.txt") === 'version from B', 20, 'the conflict to resolve on both');
-        $this->assertSame('version from B', file_get_contents("$db/minutes.txt"));
+            && file_get_contents("$da/budget.ods") === 'version from B', 20, 'the conflict to resolve on both');
+        $this->assertSame('version from B', file_get_contents("$db/budget.ods"));
         $this->assertSame(basename($copies($da)[0]), basename($copies($db)[0]), 'the same copy name everywhere');
         $this->assertSame('version from A', file_get_contents($copies($da)[0]));
         $this->assertSame('version from A', file_get_contents($copies($db)[0]));
-        $this->assertMatchesRegularExpression('/^minutes\.sync-conflict-20231114-2213\d\d-[A-Z2-7]{7}\.txt$/', basename($copies($da)[0]));
+        $this->assertMatchesRegularExpression('/^budget\.sync-conflict-20231114-2213\d\d-[A-Z2-7]{7}\.ods$/', basename($copies($da)[0]));
         // The copy is an entry of its own, so it outlives the conflict.
         Env::waitUntil(fn () => count($a->history('docs', basename($copies($da)[0]))) >= 1, 10, 'the copy\'s entry');
         foreach ([$pa, $pb] as $p) {
