@@ -8,6 +8,7 @@
 //! |-------------|------------------------------------------------------------|
 //! | `identity`  | the device key and the device ID's text form               |
 //! | `chain`     | the hash chain link                                        |
+//! | `codec`     | the bounds-checked reader the binary formats share          |
 //! | `paths`     | what a synced path may look like                           |
 //! | `manifest`  | content-defined chunks (FastCDC + BLAKE3) of a file         |
 //! | `outbox`    | the durable file through which hooks notify the owner      |
@@ -15,12 +16,16 @@
 //! | `control`   | the local control socket between clients and the owner     |
 //! | `owner`     | the owner lock, the runtime thread, intake of the outbox   |
 //! | `client`    | the thin client hooks use                                  |
+//! | `engine`    | notifies and scans become entries; history, verify, apply  |
+//! | `net`       | QUIC with mutual TLS, peers, entry exchange, requests      |
+//! | `discovery` | mDNS announce and browse                                   |
 //! | `php`       | the PHP bindings (only with the `php` feature)             |
 //!
 //! See `docs/` for the formats and the process model.
 
 pub mod chain;
 pub mod client;
+pub mod codec;
 pub mod control;
 pub mod discovery;
 pub mod engine;

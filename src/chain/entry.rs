@@ -21,6 +21,7 @@
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::chain::{link, Hash, GENESIS};
+use crate::codec::Reader;
 use crate::error::{HarpError, Result};
 use crate::identity::{DeviceId, DeviceKey};
 use crate::outbox::ChangeKind;
@@ -161,7 +162,7 @@ impl Meta {
         if buf.len() > MAX_META {
             return Err(bad("too long"));
         }
-        let mut r = Cursor { buf, pos: 0 };
+        let mut r = Reader::new(buf);
         let version = r.u8().ok_or_else(|| bad("empty"))?;
         if version != META_VERSION {
             return Err(bad(&format!("unknown version {version}")));
@@ -192,7 +193,7 @@ impl Meta {
         for _ in 0..n {
             parents.push(r.hash().ok_or_else(|| bad("truncated parents"))?);
         }
-        if r.pos != buf.len() {
+        if !r.done() {
             return Err(bad("trailing bytes"));
         }
         let meta = Meta {
@@ -210,38 +211,6 @@ impl Meta {
         };
         meta.check()?;
         Ok(meta)
-    }
-}
-
-struct Cursor<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.pos.checked_add(n)?;
-        let s = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(s)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2)?.try_into().ok().map(u16::from_le_bytes)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)?.try_into().ok().map(u32::from_le_bytes)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8)?.try_into().ok().map(u64::from_le_bytes)
-    }
-    fn hash(&mut self) -> Option<Hash> {
-        self.take(32)?.try_into().ok()
-    }
-    fn string(&mut self, n: usize) -> Option<String> {
-        String::from_utf8(self.take(n)?.to_vec()).ok()
     }
 }
 
@@ -283,7 +252,7 @@ impl Entry {
     /// signature or the link to the author's previous entry: see `verify`.
     pub fn decode(buf: &[u8]) -> Result<Self> {
         let bad = |why: &str| HarpError::Protocol(format!("entry: {why}"));
-        let mut r = Cursor { buf, pos: 0 };
+        let mut r = Reader::new(buf);
         let mlen = r.u32().ok_or_else(|| bad("truncated"))? as usize;
         if mlen > MAX_META {
             return Err(bad("meta too long"));
@@ -295,7 +264,7 @@ impl Entry {
             .take(64)
             .and_then(|s| s.try_into().ok())
             .ok_or_else(|| bad("truncated signature"))?;
-        if r.pos != buf.len() {
+        if !r.done() {
             return Err(bad("trailing bytes"));
         }
         let meta = Meta::decode(&meta_bytes)?;

@@ -31,6 +31,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
+use crate::codec::Reader;
 use crate::error::{HarpError, Result};
 
 /// File name of the outbox inside the state directory.
@@ -137,7 +138,7 @@ impl Notice {
     /// Decodes a payload; any malformation is a `Protocol` error.
     pub fn decode(buf: &[u8]) -> Result<Self> {
         let bad = |why: &str| HarpError::Protocol(format!("outbox record: {why}"));
-        let mut r = Reader { buf, pos: 0 };
+        let mut r = Reader::new(buf);
         let version = r.u8().ok_or_else(|| bad("empty"))?;
         if version != PAYLOAD_VERSION {
             return Err(bad(&format!("unknown version {version}")));
@@ -148,10 +149,14 @@ impl Notice {
             .ok_or_else(|| bad("unknown kind"))?;
         let time_ms = r.u64().ok_or_else(|| bad("truncated time"))?;
         let pid = r.u32().ok_or_else(|| bad("truncated pid"))?;
-        let folder = r.string().ok_or_else(|| bad("bad folder"))?;
-        let path = r.string().ok_or_else(|| bad("bad path"))?;
-        let from = r.string().ok_or_else(|| bad("bad from"))?;
-        if r.pos != buf.len() {
+        let mut text = |what: &str| {
+            let n = usize::from(r.u16().ok_or_else(|| bad(what))?);
+            r.string(n).ok_or_else(|| bad(what))
+        };
+        let folder = text("bad folder")?;
+        let path = text("bad path")?;
+        let from = text("bad from")?;
+        if !r.done() {
             return Err(bad("trailing bytes"));
         }
         Ok(Notice {
@@ -162,36 +167,6 @@ impl Notice {
             time_ms,
             pid,
         })
-    }
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.pos.checked_add(n)?;
-        let s = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(s)
-    }
-    fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
-    }
-    fn u16(&mut self) -> Option<u16> {
-        self.take(2)?.try_into().ok().map(u16::from_le_bytes)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)?.try_into().ok().map(u32::from_le_bytes)
-    }
-    fn u64(&mut self) -> Option<u64> {
-        self.take(8)?.try_into().ok().map(u64::from_le_bytes)
-    }
-    fn string(&mut self) -> Option<String> {
-        let n = usize::from(self.u16()?);
-        String::from_utf8(self.take(n)?.to_vec()).ok()
     }
 }
 
