@@ -81,6 +81,14 @@ final class LanTest extends TestCase
         return $br;
     }
 
+    /** A LAN host that reaches the WAN through the router (call router() first). */
+    private function routedHost(string $name, int $n): string
+    {
+        $ns = $this->host($name, $n);
+        self::sh("ip netns exec $ns ip route add default via 10.213.0.254");
+        return $ns;
+    }
+
     /**
      * A host behind its own 10 Mbit/s WAN link (tbf both ways) to the
      * router, at 10.214.$n.1. Returns [namespace, router-side interface].
@@ -131,6 +139,12 @@ final class LanTest extends TestCase
         return [$dirs, $ids];
     }
 
+    /** Device $who trusts device $whom, at $addrs if given. */
+    private function trust(array $dirs, array $ids, string $who, string $whom, array $addrs = []): void
+    {
+        (new \Harp\Node("{$dirs[$who]}/state"))->trust($ids[$whom], $addrs);
+    }
+
     private static function bigFile(string $path, int $mib): void
     {
         $fh = fopen($path, 'wb');
@@ -155,26 +169,11 @@ final class LanTest extends TestCase
         $nsa = $this->host('a', 1);
         $nsb = $this->host('b', 2);
         $nsx = $this->host('x', 3);
-        $dirs = [];
-        $ids = [];
-        foreach (['a', 'b', 'x'] as $n) {
-            $dirs[$n] = Env::tempDir();
-            $ids[$n] = (new \Harp\Node("{$dirs[$n]}/state"))->deviceId();
-            mkdir("{$dirs[$n]}/docs");
-        }
+        [$dirs, $ids] = $this->nodes(['a', 'b', 'x']);
         // Trust by ID only: no address is given; mDNS finds the way.
-        $na = new \Harp\Node("{$dirs['a']}/state");
-        $na->trust($ids['b']);
-        $na->addFolder('docs', "{$dirs['a']}/docs");
-        unset($na);
-        $nb = new \Harp\Node("{$dirs['b']}/state");
-        $nb->trust($ids['a']);
-        $nb->addFolder('docs', "{$dirs['b']}/docs");
-        unset($nb);
-        $nx = new \Harp\Node("{$dirs['x']}/state");
-        $nx->trust($ids['a']);       // X trusts A, but A does not trust X
-        $nx->addFolder('docs', "{$dirs['x']}/docs");
-        unset($nx);
+        $this->trust($dirs, $ids, 'a', 'b');
+        $this->trust($dirs, $ids, 'b', 'a');
+        $this->trust($dirs, $ids, 'x', 'a'); // X trusts A, but A does not trust X
 
         $this->serve($nsa, "{$dirs['a']}/state", 'lan-a');
         $this->serve($nsb, "{$dirs['b']}/state", 'lan-b');
@@ -222,49 +221,17 @@ final class LanTest extends TestCase
      */
     public function testTheOfficeGetsAFileFromTheCloudOverTheWanOnce(): void
     {
-        $nsa = $this->host('a', 1);
-        $nsb = $this->host('b', 2);
-        $br = "{$this->tag}-br";
-        // The router: the bridge's namespace, with a WAN link to C.
-        $nsc = $this->addNs('c');
-        $wr = "{$this->tag}wr";
-        $wc = "{$this->tag}wc";
-        self::sh("ip link add $wr type veth peer name $wc");
-        self::sh("ip link set $wr netns $br");
-        self::sh("ip link set $wc netns $nsc");
-        self::sh("ip netns exec $br ip addr add 10.213.0.254/24 dev br0");
-        self::sh("ip netns exec $br ip addr add 10.214.0.254/24 dev $wr");
-        self::sh("ip netns exec $br ip link set $wr up");
-        self::sh("ip netns exec $br sysctl -q -w net.ipv4.ip_forward=1");
-        self::sh("ip netns exec $nsc ip addr add 10.214.0.1/24 dev $wc");
-        self::sh("ip netns exec $nsc ip link set $wc up");
-        self::sh("ip netns exec $nsc ip route add default via 10.214.0.254");
-        foreach ([$nsa, $nsb] as $ns) {
-            self::sh("ip netns exec $ns ip route add default via 10.213.0.254");
-        }
-        foreach ([[$br, $wr], [$nsc, $wc]] as [$ns, $dev]) {
-            self::sh("ip netns exec $ns tc qdisc add dev $dev root tbf rate 10mbit burst 32kbit latency 400ms");
-        }
-
-        $dirs = [];
-        $ids = [];
-        foreach (['a', 'b', 'c'] as $n) {
-            $dirs[$n] = Env::tempDir();
-            mkdir("{$dirs[$n]}/docs");
-            $node = new \Harp\Node("{$dirs[$n]}/state");
-            $ids[$n] = $node->deviceId();
-            $node->addFolder('docs', "{$dirs[$n]}/docs");
-            unset($node); // give the directory back before the next owner
-        }
-        $trust = function (string $who, string $whom, array $addrs = []) use ($dirs, $ids) {
-            (new \Harp\Node("{$dirs[$who]}/state"))->trust($ids[$whom], $addrs);
-        };
-        $trust('a', 'b');
-        $trust('b', 'a');
-        $trust('a', 'c', ['10.214.0.1:4433']);
-        $trust('b', 'c', ['10.214.0.1:4433']);
-        $trust('c', 'a');
-        $trust('c', 'b');
+        $this->router();
+        $nsa = $this->routedHost('a', 1);
+        $nsb = $this->routedHost('b', 2);
+        [$nsc, $wr] = $this->wanHost('c', 1);
+        [$dirs, $ids] = $this->nodes(['a', 'b', 'c']);
+        $this->trust($dirs, $ids, 'a', 'b');
+        $this->trust($dirs, $ids, 'b', 'a');
+        $this->trust($dirs, $ids, 'a', 'c', ['10.214.1.1:4433']);
+        $this->trust($dirs, $ids, 'b', 'c', ['10.214.1.1:4433']);
+        $this->trust($dirs, $ids, 'c', 'a');
+        $this->trust($dirs, $ids, 'c', 'b');
         $this->serve($nsa, "{$dirs['a']}/state", 'office-a');
         $this->serve($nsb, "{$dirs['b']}/state", 'office-b');
         $this->serve($nsc, "{$dirs['c']}/state", 'cloud');
@@ -277,13 +244,8 @@ final class LanTest extends TestCase
 
         $size = 50 * 1024 * 1024;
         $file = "{$dirs['c']}/docs/dataset.bin";
-        $fh = fopen($file, 'wb');
-        for ($i = 0; $i < 50; $i++) {
-            fwrite($fh, random_bytes(1024 * 1024));
-        }
-        fclose($fh);
-        $stat = fn () => (int) trim(shell_exec("ip netns exec $br cat /sys/class/net/$wr/statistics/tx_bytes")) + (int) trim(shell_exec("ip netns exec $br cat /sys/class/net/$wr/statistics/rx_bytes"));
-        $wan0 = $stat();
+        self::bigFile($file, 50);
+        $wan0 = $this->wanBytes($wr);
         $t0 = microtime(true);
         (new \Harp\Client("{$dirs['c']}/state"))->notify('docs', 'dataset.bin');
         $done = fn ($n) => @filesize("{$dirs[$n]}/docs/dataset.bin") === $size;
@@ -297,7 +259,7 @@ final class LanTest extends TestCase
             }
             return $ta !== null && $tb !== null;
         }, 240, 'A and B to have the file');
-        $wan = $stat() - $wan0;
+        $wan = $this->wanBytes($wr) - $wan0;
         $hash = hash_file('sha256', $file);
         $this->assertSame($hash, hash_file('sha256', "{$dirs['a']}/docs/dataset.bin"));
         $this->assertSame($hash, hash_file('sha256', "{$dirs['b']}/docs/dataset.bin"));
@@ -312,12 +274,11 @@ final class LanTest extends TestCase
     public function testAReceiverKilledMidTransferResumesWithoutRefetchingVerifiedChunks(): void
     {
         $this->router();
-        $nsb = $this->host('b', 2);
-        self::sh("ip netns exec $nsb ip route add default via 10.213.0.254");
+        $nsb = $this->routedHost('b', 2);
         [$nsc, $wr] = $this->wanHost('c', 1);
         [$dirs, $ids] = $this->nodes(['b', 'c']);
-        (new \Harp\Node("{$dirs['b']}/state"))->trust($ids['c'], ['10.214.1.1:4433']);
-        (new \Harp\Node("{$dirs['c']}/state"))->trust($ids['b']);
+        $this->trust($dirs, $ids, 'b', 'c', ['10.214.1.1:4433']);
+        $this->trust($dirs, $ids, 'c', 'b');
         $this->serve($nsc, "{$dirs['c']}/state", 'cloud');
         $pb = $this->serve($nsb, "{$dirs['b']}/state", 'office');
         $b = new \Harp\Client("{$dirs['b']}/state");
@@ -341,18 +302,16 @@ final class LanTest extends TestCase
     public function testWhenASenderVanishesMidTransferAnotherPeerFinishesTheFile(): void
     {
         $this->router();
-        $nsd = $this->host('d', 4);
-        self::sh("ip netns exec $nsd ip route add default via 10.213.0.254");
+        $nsd = $this->routedHost('d', 4);
         [$ns1] = $this->wanHost('c1', 1);
         [$ns2] = $this->wanHost('c2', 2);
         [$dirs, $ids] = $this->nodes(['c1', 'c2', 'd']);
-        foreach (['c1', 'c2'] as $n) {
-            (new \Harp\Node("{$dirs[$n]}/state"))->trust($ids['d']);
-        }
-        (new \Harp\Node("{$dirs['c1']}/state"))->trust($ids['c2'], ['10.214.2.1:4433']);
-        (new \Harp\Node("{$dirs['c2']}/state"))->trust($ids['c1'], ['10.214.1.1:4433']);
-        (new \Harp\Node("{$dirs['d']}/state"))->trust($ids['c1'], ['10.214.1.1:4433']);
-        (new \Harp\Node("{$dirs['d']}/state"))->trust($ids['c2'], ['10.214.2.1:4433']);
+        $this->trust($dirs, $ids, 'c1', 'd');
+        $this->trust($dirs, $ids, 'c2', 'd');
+        $this->trust($dirs, $ids, 'c1', 'c2', ['10.214.2.1:4433']);
+        $this->trust($dirs, $ids, 'c2', 'c1', ['10.214.1.1:4433']);
+        $this->trust($dirs, $ids, 'd', 'c1', ['10.214.1.1:4433']);
+        $this->trust($dirs, $ids, 'd', 'c2', ['10.214.2.1:4433']);
         // Both senders hold the file before D connects to anyone.
         $size = 12 * 1024 * 1024;
         self::bigFile("{$dirs['c1']}/docs/shared.bin", 12);
