@@ -66,6 +66,7 @@ impl Discovery {
                             .addresses
                             .iter()
                             .map(|a| SocketAddr::new(a.to_ip_addr(), r.port))
+                            .filter(dialable)
                             .collect();
                         let name = r
                             .txt_properties
@@ -80,8 +81,30 @@ impl Discovery {
     }
 }
 
+/// An IPv6 link-local address comes without the interface it belongs to,
+/// so it cannot be dialled; every other address can.
+fn dialable(a: &SocketAddr) -> bool {
+    match a.ip() {
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+        std::net::IpAddr::V4(_) => true,
+    }
+}
+
 impl Drop for Discovery {
     fn drop(&mut self) {
         let _ = self.daemon.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_local_ipv6_is_not_dialable() {
+        let ok = |s: &str| dialable(&s.parse().unwrap());
+        assert!(ok("10.0.0.2:4433"));
+        assert!(ok("[2001:db8::1]:4433"));
+        assert!(!ok("[fe80::ac60:ccff:fe34:78d6]:4433"));
     }
 }

@@ -23,6 +23,9 @@ pub enum Want {
         path: String,
         /// The version to write.
         version: Version,
+        /// A conflict copy: fetched before other files of its folder, whose
+        /// old content it may be copied from, are overwritten.
+        copy: bool,
     },
     /// A path the view no longer has.
     Remove {
@@ -55,6 +58,7 @@ impl Engine {
                         folder: folder.clone(),
                         path: cpath,
                         version,
+                        copy: true,
                     });
                 }
             }
@@ -64,6 +68,7 @@ impl Engine {
                     folder,
                     path,
                     version: v,
+                    copy: false,
                 }),
                 (None, Some(record)) => out.push(Want::Remove {
                     folder,
@@ -95,6 +100,7 @@ impl Engine {
                         folder: folder.clone(),
                         path,
                         version: f.version,
+                        copy: f.conflict_of.is_some(),
                     };
                     // Conflict copies first: their content may sit in a
                     // file about to be overwritten.

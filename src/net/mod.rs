@@ -13,6 +13,7 @@
 //! (no polling). Streams start with a type byte: 1 hello, 2 entries
 //! (docs/PROTOCOL.md).
 
+pub mod schedule;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -298,6 +299,8 @@ pub struct Runner {
     pub ledger: Arc<dyn Ledger>,
     /// New entries to push.
     pub pushes: Pushes,
+    /// Chooses which peer to ask for content, and measures them.
+    pub scheduler: Arc<schedule::Scheduler>,
 }
 
 /// Sends entry records on one new stream.

@@ -1,108 +1,305 @@
 //! The applier: brings the disk in line with the view. Files the view has
 //! and the disk lacks are fetched: the manifest from the store or a peer,
 //! each chunk copied from a local file that holds it (delta sync) or
-//! fetched from the nearest connected peer, checked against its BLAKE3
+//! fetched from the peers (see `net::schedule`), checked against its BLAKE3
 //! hash before it is written, into a temporary file that is fsynced and
 //! renamed into place (a file never appears half-written). Files the view
 //! dropped are removed if the disk still holds what this device recorded.
+//!
+//! Up to FILES_IN_FLIGHT files are fetched at once, each with up to
+//! CHUNKS_PER_FILE chunk requests in flight, CHUNKS_IN_FLIGHT in all (which
+//! bounds memory: at most that many chunks of at most 256 KiB are held).
+//! A file whose version is superseded while it is being fetched is
+//! cancelled: its requests are dropped (reset on the wire) and its
+//! temporary file is removed. Order that matters is kept: conflict copies
+//! of a folder before its other files (a copy may be copied from a file
+//! about to be overwritten), and removals after the fetches (a renamed
+//! file's chunks are copied from its old path).
 
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
 use sha3::{Digest, Sha3_256};
+use tokio::sync::Semaphore;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::{now_ms, warn, Event, Shared};
 use crate::chain::dag::Version;
+use crate::chain::Hash;
 use crate::engine::{hex, tmp_name, Want};
 use crate::error::{HarpError, Result};
+use crate::identity::DeviceId;
 use crate::manifest::Manifest;
-use crate::net::{ask, Request, Runner};
+use crate::net::{Request, Runner};
 
-/// How often the applier looks without being woken (peers that connect
-/// later, transfers that failed).
+/// How often the applier looks again without being woken (peers that
+/// connect later, transfers that failed).
 const TICK: Duration = Duration::from_secs(2);
+/// Files fetched at once.
+const FILES_IN_FLIGHT: usize = 16;
+/// Chunk requests in flight for one file.
+const CHUNKS_PER_FILE: usize = 16;
+/// Chunk requests in flight in all.
+const CHUNKS_IN_FLIGHT: usize = 64;
+/// How far down the queue the applier looks for work it may start.
+const LOOKAHEAD: usize = 1024;
 
-pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Result<()> {
-    // The first pass, and every tick, compares everything; a wake-up after
-    // new entries looks only at the paths they touched.
-    let mut full = true;
-    loop {
-        let s = shared.clone();
-        let wants = tokio::task::spawn_blocking(move || {
-            let mut e = s.engine.lock();
-            if full {
-                e.wanted()
-            } else {
-                e.wanted_recent()
-            }
-        })
-        .await
-        .map_err(|e| HarpError::Internal(e.to_string()))??;
+/// What every fetch needs.
+struct Ctx {
+    shared: Arc<Shared>,
+    runner: Arc<Runner>,
+    /// One permit per chunk request in flight, across all files.
+    chunk_slots: Arc<Semaphore>,
+}
+
+type Key = (String, String);
+/// Verified bytes and the peer that sent them.
+type Answer = (Vec<u8>, DeviceId);
+
+/// A file being fetched or removed.
+struct Running {
+    /// The content being fetched; None for a removal.
+    content: Option<Hash>,
+    copy: bool,
+    abort: AbortHandle,
+}
+
+/// The applier's work: what waits, in order, and what runs.
+#[derive(Default)]
+struct Queue {
+    pending: VecDeque<Want>,
+    running: HashMap<Key, Running>,
+}
+
+fn key(w: &Want) -> Key {
+    match w {
+        Want::Fetch { folder, path, .. } | Want::Remove { folder, path, .. } => {
+            (folder.clone(), path.clone())
+        }
+    }
+}
+
+impl Queue {
+    /// Takes a full pass's wants: they replace what waits.
+    fn replace(&mut self, wants: Vec<Want>, ctx: &Ctx) {
+        self.pending.clear();
+        self.merge(wants, ctx);
+    }
+
+    /// Adds wants; a running file whose version they supersede is
+    /// cancelled, a waiting one is replaced.
+    fn merge(&mut self, wants: Vec<Want>, ctx: &Ctx) {
         for w in wants {
-            match w {
+            let k = key(&w);
+            let target = match &w {
+                Want::Fetch { version, .. } => Some(version.content),
+                Want::Remove { .. } => None,
+            };
+            if let Some(r) = self.running.get(&k) {
+                if r.content == target {
+                    continue; // already on its way
+                }
+                r.abort.abort();
+                if let Some(old) = r.content {
+                    discard_tmp(ctx, &k.0, &k.1, &old);
+                }
+                self.running.remove(&k);
+            }
+            if let Some(i) = self.pending.iter().position(|p| key(p) == k) {
+                self.pending[i] = w;
+            } else {
+                self.pending.push_back(w);
+            }
+        }
+    }
+
+    /// Whether a fetch (`content`: true) or removal in `folder` is running.
+    fn running_in(&self, folder: &str, copies_only: bool) -> bool {
+        self.running
+            .iter()
+            .any(|(k, r)| k.0 == folder && r.content.is_some() && (r.copy || !copies_only))
+    }
+
+    /// Starts what may start, up to FILES_IN_FLIGHT. A fetch waits for the
+    /// conflict copies of its folder ahead of it, a removal for the fetches.
+    fn start(&mut self, ctx: &Arc<Ctx>, tasks: &mut JoinSet<(Key, Option<Hash>, Result<bool>)>) {
+        let mut copies_ahead: HashSet<String> = HashSet::new();
+        let mut fetches_ahead: HashSet<String> = HashSet::new();
+        let mut i = 0;
+        while i < self.pending.len().min(LOOKAHEAD) && self.running.len() < FILES_IN_FLIGHT {
+            let (folder, blocked, is_copy, is_fetch) = match &self.pending[i] {
+                Want::Fetch { folder, copy, .. } => (
+                    folder.clone(),
+                    !copy && (copies_ahead.contains(folder) || self.running_in(folder, true)),
+                    *copy,
+                    true,
+                ),
+                Want::Remove { folder, .. } => (
+                    folder.clone(),
+                    fetches_ahead.contains(folder) || self.running_in(folder, false),
+                    false,
+                    false,
+                ),
+            };
+            let busy = self.running.contains_key(&key(&self.pending[i]));
+            if blocked || busy {
+                // Waits; what comes after it in its folder waits too.
+                if is_copy {
+                    copies_ahead.insert(folder.clone());
+                }
+                if is_fetch {
+                    fetches_ahead.insert(folder);
+                }
+                i += 1;
+                continue;
+            }
+            let Some(w) = self.pending.remove(i) else {
+                break;
+            };
+            let k = key(&w);
+            let c = ctx.clone();
+            let (content, copy, abort) = match w {
                 Want::Fetch {
                     folder,
                     path,
                     version,
+                    copy,
                 } => {
-                    if runner.sources().is_empty() && !has_locally(&shared, &version) {
-                        continue; // nobody to fetch from yet
-                    }
-                    match fetch(&shared, &runner, &folder, &path, &version).await {
-                        Ok(true) => {
-                            shared.push_event(event("file_updated", &folder, &path, &version))
+                    let content = version.content;
+                    let k2 = k.clone();
+                    let abort = tasks.spawn(async move {
+                        let r = fetch(&c, &folder, &path, &version).await;
+                        if let Ok(true) = r {
+                            c.shared
+                                .push_event(event("file_updated", &folder, &path, &version));
                         }
-                        Ok(false) => {}
-                        Err(e) => warn(&format!("fetching {folder}/{path}: {e}")),
-                    }
+                        (k2, Some(content), r)
+                    });
+                    (Some(content), copy, abort)
                 }
                 Want::Remove {
                     folder,
                     path,
                     record,
                 } => {
-                    let s = shared.clone();
-                    let (f, p) = (folder.clone(), path.clone());
-                    let done = tokio::task::spawn_blocking(move || {
-                        s.engine.lock().remove(&f, &p, &record)
-                    })
-                    .await
-                    .map_err(|e| HarpError::Internal(e.to_string()))?;
-                    match done {
-                        Ok(true) => shared.push_event(Event {
-                            kind: "file_deleted".into(),
-                            folder: Some(folder),
-                            path: Some(path),
-                            device: None,
-                            hash: None,
-                            seq: None,
-                            time_ms: now_ms(),
-                        }),
-                        Ok(false) => {}
-                        Err(e) => warn(&format!("removing {folder}/{path}: {e}")),
-                    }
+                    let k2 = k.clone();
+                    let abort = tasks.spawn(async move {
+                        let s = c.shared.clone();
+                        let (f, p) = (folder.clone(), path.clone());
+                        let r = tokio::task::spawn_blocking(move || {
+                            s.engine.lock().remove(&f, &p, &record)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(HarpError::Internal(e.to_string())));
+                        if let Ok(true) = r {
+                            c.shared.push_event(Event {
+                                kind: "file_deleted".into(),
+                                folder: Some(folder),
+                                path: Some(path),
+                                device: None,
+                                hash: None,
+                                seq: None,
+                                time_ms: now_ms(),
+                            });
+                        }
+                        (k2, None, r)
+                    });
+                    (None, false, abort)
                 }
+            };
+            self.running.insert(
+                k,
+                Running {
+                    content,
+                    copy,
+                    abort,
+                },
+            );
+        }
+    }
+
+    fn idle(&self) -> bool {
+        self.pending.is_empty() && self.running.is_empty()
+    }
+}
+
+pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Result<()> {
+    let ctx = Arc::new(Ctx {
+        shared: shared.clone(),
+        runner,
+        chunk_slots: Arc::new(Semaphore::new(CHUNKS_IN_FLIGHT)),
+    });
+    let mut queue = Queue::default();
+    let mut tasks: JoinSet<(Key, Option<Hash>, Result<bool>)> = JoinSet::new();
+    // The first pass, and every tick while idle, compares everything; a
+    // wake-up after new entries looks only at the paths they touched.
+    let mut look = Look::Full;
+    loop {
+        if look != Look::Nothing {
+            let s = shared.clone();
+            let full = look == Look::Full;
+            let wants = tokio::task::spawn_blocking(move || {
+                let mut e = s.engine.lock();
+                if full {
+                    e.wanted()
+                } else {
+                    e.wanted_recent()
+                }
+            })
+            .await
+            .map_err(|e| HarpError::Internal(e.to_string()))??;
+            if full {
+                queue.replace(wants, &ctx);
+            } else {
+                queue.merge(wants, &ctx);
             }
         }
-        let s = shared.clone();
-        match tokio::task::spawn_blocking(move || s.engine.lock().record_conflicts()).await {
-            Ok(Ok(n)) if n > 0 => shared.push_event(Event {
-                kind: "conflict".into(),
-                folder: None,
-                path: None,
-                device: None,
-                hash: None,
-                seq: Some(n),
-                time_ms: now_ms(),
-            }),
-            Ok(Err(e)) => warn(&format!("recording conflict copies: {e}")),
-            _ => {}
+        queue.start(&ctx, &mut tasks);
+        if queue.idle() || look == Look::Full {
+            record_conflicts(&shared).await;
         }
-        full = tokio::select! {
-            _ = shared.apply_wake.notified() => false,
-            _ = tokio::time::sleep(TICK) => true,
+        look = tokio::select! {
+            _ = shared.apply_wake.notified() => Look::Recent,
+            _ = tokio::time::sleep(TICK) => if queue.idle() { Look::Full } else { Look::Nothing },
+            Some(done) = tasks.join_next() => {
+                if let Ok((k, content, outcome)) = done {
+                    if queue.running.get(&k).is_some_and(|r| r.content == content) {
+                        queue.running.remove(&k);
+                    }
+                    if let Err(e) = outcome {
+                        warn(&format!("{}/{}: {e}", k.0, k.1));
+                    }
+                }
+                Look::Nothing
+            }
         };
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    Full,
+    Recent,
+    Nothing,
+}
+
+async fn record_conflicts(shared: &Arc<Shared>) {
+    let s = shared.clone();
+    match tokio::task::spawn_blocking(move || s.engine.lock().record_conflicts()).await {
+        Ok(Ok(n)) if n > 0 => shared.push_event(Event {
+            kind: "conflict".into(),
+            folder: None,
+            path: None,
+            device: None,
+            hash: None,
+            seq: Some(n),
+            time_ms: now_ms(),
+        }),
+        Ok(Err(e)) => warn(&format!("recording conflict copies: {e}")),
+        _ => {}
     }
 }
 
@@ -118,29 +315,27 @@ fn event(kind: &str, folder: &str, path: &str, v: &Version) -> Event {
     }
 }
 
-fn has_locally(shared: &Shared, v: &Version) -> bool {
-    shared
-        .engine
-        .lock()
-        .manifest(&v.content)
-        .ok()
-        .flatten()
-        .is_some()
+/// Removes the temporary file of a cancelled download.
+fn discard_tmp(ctx: &Ctx, folder: &str, path: &str, content: &Hash) {
+    let target = ctx.shared.engine.lock().local_path(folder, path);
+    if let Ok(target) = target {
+        if let Some(parent) = target.parent() {
+            let _ = std::fs::remove_file(parent.join(tmp_name(content)));
+        }
+    }
 }
 
 /// Fetches one file; Ok(false) when it was left alone (a local change not
 /// yet recorded sits there, or nobody has the content).
-async fn fetch(
-    shared: &Arc<Shared>,
-    runner: &Runner,
-    folder: &str,
-    path: &str,
-    v: &Version,
-) -> Result<bool> {
+async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<bool> {
+    let shared = &ctx.shared;
     let (target, known) = {
         let e = shared.engine.lock();
         (e.local_path(folder, path)?, e.manifest(&v.content)?)
     };
+    if known.is_none() && ctx.runner.sources().is_empty() {
+        return Ok(false); // nobody to fetch from yet
+    }
     // Never overwrite what the user changed and Harp has not recorded yet.
     let recorded = shared.store.file(folder, path)?;
     if let Ok(m) = std::fs::symlink_metadata(&target) {
@@ -153,29 +348,15 @@ async fn fetch(
             return Ok(false);
         }
     }
-    let mut route = Route {
-        wan_ok: false,
-        last_lan: std::time::Instant::now(),
-    };
     let manifest = match known {
         Some(m) => m,
-        None => {
-            // Its own route: waiting for a LAN peer's manifest must not
-            // send the chunks over the WAN.
-            let mut mroute = Route {
-                wan_ok: false,
-                last_lan: std::time::Instant::now(),
-            };
-            match fetch_manifest(runner, &v.content, &mut mroute).await? {
-                Some(m) => m,
-                None => return Ok(false),
-            }
-        }
+        // Its own route: waiting for a LAN peer's manifest must not send
+        // the chunks over the WAN.
+        None => match fetch_manifest(ctx, &v.content).await? {
+            Some(m) => m,
+            None => return Ok(false),
+        },
     };
-    shared
-        .partial_manifests
-        .lock()
-        .insert(v.content, manifest.encode());
     let parent = target
         .parent()
         .ok_or_else(|| HarpError::Internal(format!("{} has no parent", target.display())))?;
@@ -198,58 +379,62 @@ async fn fetch(
         file.set_len(0).map_err(io)?;
         file.set_len(manifest.size).map_err(io)?;
     }
-    shared.transfers.lock().insert(
-        (folder.to_string(), path.to_string()),
-        Transfer {
-            total: manifest.size,
-            done: 0,
-            started: std::time::Instant::now(),
-        },
-    );
-    let forget = |shared: &Shared| {
-        shared
-            .transfers
-            .lock()
-            .remove(&(folder.to_string(), path.to_string()));
-        shared.partial_manifests.lock().remove(&v.content);
-        let mut partial = shared.partial.lock();
-        for c in &manifest.chunks {
-            partial.remove(&c.hash);
-        }
-    };
-    for c in &manifest.chunks {
+    let _state = InProgress::start(shared, folder, path, v, &manifest);
+    let mut todo = VecDeque::new();
+    for (i, c) in manifest.chunks.iter().enumerate() {
         if resumed {
             let mut have = vec![0u8; c.len as usize];
             if file.read_exact_at(&mut have, c.offset).is_ok()
                 && blake3::hash(&have).as_bytes() == &c.hash
             {
-                shared
-                    .partial
-                    .lock()
-                    .insert(c.hash, (tmp.clone(), c.offset, c.len));
-                progress(shared, folder, path, u64::from(c.len));
+                chunk_written(shared, folder, path, &tmp, c, None);
                 continue;
             }
         }
         let local = shared.engine.lock().local_chunk(&c.hash)?;
-        let data = match local {
-            Some(d) => d,
-            None => match fetch_chunk(runner, &c.hash, &mut route).await? {
-                Some(d) => d,
-                None => {
-                    forget(shared);
-                    let _ = std::fs::remove_file(&tmp);
-                    return Ok(false);
-                }
-            },
+        match local {
+            Some(data) => {
+                file.write_all_at(&data, c.offset).map_err(io)?;
+                chunk_written(shared, folder, path, &tmp, c, None);
+            }
+            None => todo.push_back(i),
+        }
+    }
+    // The network: up to CHUNKS_PER_FILE requests in flight for this file.
+    let route = Arc::new(Mutex::new(Route::new()));
+    let mut inflight: JoinSet<(usize, Result<Option<Answer>>)> = JoinSet::new();
+    while !todo.is_empty() || !inflight.is_empty() {
+        while inflight.len() < CHUNKS_PER_FILE {
+            let Some(i) = todo.pop_front() else { break };
+            let permit = ctx
+                .chunk_slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| HarpError::Internal(e.to_string()))?;
+            let (c, route, hash, len) = (
+                ctx.clone(),
+                route.clone(),
+                manifest.chunks[i].hash,
+                manifest.chunks[i].len,
+            );
+            inflight.spawn(async move {
+                let _permit = permit;
+                (i, fetch_chunk(&c, &hash, u64::from(len), &route).await)
+            });
+        }
+        let Some(done) = inflight.join_next().await else {
+            break;
         };
+        let (i, got) = done.map_err(|e| HarpError::Internal(e.to_string()))?;
+        let Some((data, from)) = got? else {
+            // Nobody has this chunk now: give up on the file for this pass
+            // (the verified chunks stay in the temporary file for the next).
+            return Ok(false);
+        };
+        let c = &manifest.chunks[i];
         file.write_all_at(&data, c.offset).map_err(io)?;
-        progress(shared, folder, path, u64::from(c.len));
-        // LAN peers may take this chunk from us before the file is done.
-        shared
-            .partial
-            .lock()
-            .insert(c.hash, (tmp.clone(), c.offset, c.len));
+        chunk_written(shared, folder, path, &tmp, c, Some(from));
     }
     let mtime = UNIX_EPOCH + Duration::from_nanos(u64::try_from(v.mtime_ns).unwrap_or(0));
     file.set_times(
@@ -263,8 +448,33 @@ async fn fetch(
     std::fs::rename(&tmp, &target).map_err(io)?;
     crate::fsutil::sync_dir(parent)?;
     shared.engine.lock().applied(folder, path, v, &manifest)?;
-    forget(shared);
     Ok(true)
+}
+
+/// A verified chunk is in the temporary file: count it, and let LAN peers
+/// take it from us before the file is done.
+fn chunk_written(
+    shared: &Shared,
+    folder: &str,
+    path: &str,
+    tmp: &std::path::Path,
+    c: &crate::manifest::Chunk,
+    from: Option<DeviceId>,
+) {
+    if let Some(t) = shared
+        .transfers
+        .lock()
+        .get_mut(&(folder.to_string(), path.to_string()))
+    {
+        t.done += u64::from(c.len);
+        if let Some(d) = from {
+            t.sources.insert(d);
+        }
+    }
+    shared
+        .partial
+        .lock()
+        .insert(c.hash, (tmp.to_path_buf(), c.offset, c.len));
 }
 
 /// A file being fetched, for `status()`.
@@ -275,16 +485,60 @@ pub(super) struct Transfer {
     /// Bytes verified and written so far.
     pub done: u64,
     /// When the download started.
-    pub started: std::time::Instant,
+    pub started: Instant,
+    /// The peers that sent chunks of it.
+    pub sources: BTreeSet<DeviceId>,
 }
 
-fn progress(shared: &Shared, folder: &str, path: &str, add: u64) {
-    if let Some(t) = shared
-        .transfers
-        .lock()
-        .get_mut(&(folder.to_string(), path.to_string()))
-    {
-        t.done += add;
+/// The in-memory state of one download (progress, and the chunks peers
+/// may take from it), removed when the download ends in any way,
+/// cancellation included.
+struct InProgress<'a> {
+    shared: &'a Shared,
+    key: Key,
+    content: Hash,
+    chunks: Vec<Hash>,
+}
+
+impl<'a> InProgress<'a> {
+    fn start(
+        shared: &'a Shared,
+        folder: &str,
+        path: &str,
+        v: &Version,
+        manifest: &Manifest,
+    ) -> InProgress<'a> {
+        let key = (folder.to_string(), path.to_string());
+        shared.transfers.lock().insert(
+            key.clone(),
+            Transfer {
+                total: manifest.size,
+                done: 0,
+                started: Instant::now(),
+                sources: BTreeSet::new(),
+            },
+        );
+        shared
+            .partial_manifests
+            .lock()
+            .insert(v.content, manifest.encode());
+        InProgress {
+            shared,
+            key,
+            content: v.content,
+            chunks: manifest.chunks.iter().map(|c| c.hash).collect(),
+        }
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.shared.transfers.lock().remove(&self.key);
+        self.shared.partial_manifests.lock().remove(&self.content);
+        let mut partial = self.shared.partial.lock();
+        for h in &self.chunks {
+            partial.remove(h);
+        }
     }
 }
 
@@ -293,100 +547,91 @@ struct Route {
     /// True once this file may come over the WAN from here.
     wan_ok: bool,
     /// The last time a LAN peer gave us something for this file.
-    last_lan: std::time::Instant,
+    last_lan: Instant,
 }
 
-/// How long one request may take before the next source is tried (a peer
-/// that vanished without closing its connection never answers).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-async fn ask_within(conn: &quinn::Connection, req: &Request) -> Result<Option<Vec<u8>>> {
-    match tokio::time::timeout(REQUEST_TIMEOUT, ask(conn, req)).await {
-        Ok(r) => r,
-        Err(_) => Err(HarpError::Protocol("no answer within 10 s".into())),
+impl Route {
+    fn new() -> Route {
+        Route {
+            wan_ok: false,
+            last_lan: Instant::now(),
+        }
     }
 }
 
 /// How long a device that is not the site's WAN fetcher waits for its LAN
 /// peers to have a chunk before it fetches over the WAN itself.
 const LAN_PATIENCE: Duration = Duration::from_secs(10);
+/// How long a request waits for some peer to have what it asks for.
+const GIVE_UP: Duration = Duration::from_secs(30);
 
 /// Asks LAN peers first; asks WAN peers only if this device is the site's
 /// WAN fetcher (the smallest device ID among this site's connected
 /// devices), or its LAN peers have not delivered for LAN_PATIENCE. So when
 /// several devices of one office lack a file, one fetches it over the WAN
 /// and the others take it from that one over the LAN, chunk by chunk as it
-/// arrives.
-async fn ask_nearest(runner: &Runner, req: &Request, route: &mut Route) -> Result<Option<Vec<u8>>> {
+/// arrives. Among the peers allowed, the scheduler picks by measured RTT
+/// and throughput, and hedges late requests.
+async fn ask_nearest(
+    ctx: &Ctx,
+    req: &Request,
+    len: u64,
+    route: &Mutex<Route>,
+    accept: impl Fn(&[u8]) -> bool,
+) -> Result<Option<Answer>> {
+    let started = Instant::now();
+    let scheduler = &ctx.runner.scheduler;
     loop {
-        let sources = runner.sources();
-        for s in sources.iter().filter(|s| s.lan) {
-            match ask_within(&s.conn, req).await {
-                Ok(Some(b)) => {
-                    route.last_lan = std::time::Instant::now();
-                    return Ok(Some(b));
-                }
-                Ok(None) => {}
-                Err(e) => warn(&format!("from {}: {e}", s.device.short())),
-            }
-        }
-        let lan: Vec<_> = sources.iter().filter(|s| s.lan).collect();
-        let fetcher = lan.iter().all(|s| runner.me < s.device);
-        if fetcher || route.wan_ok || route.last_lan.elapsed() > LAN_PATIENCE {
-            route.wan_ok = true;
-            for s in sources.iter().filter(|s| !s.lan) {
-                match ask_within(&s.conn, req).await {
-                    Ok(Some(b)) => return Ok(Some(b)),
-                    Ok(None) => {}
-                    Err(e) => warn(&format!("from {}: {e}", s.device.short())),
-                }
-            }
-            if lan.is_empty() {
-                return Ok(None); // nobody has it
-            }
-        }
+        let sources = ctx.runner.sources();
         if sources.is_empty() {
             return Ok(None);
+        }
+        let (lan, wan): (Vec<_>, Vec<_>) = sources.into_iter().partition(|s| s.lan);
+        let fetcher = lan.iter().all(|s| ctx.runner.me < s.device);
+        if !lan.is_empty() {
+            if let Some(got) = scheduler.fetch(lan.clone(), req, len, &accept).await {
+                route.lock().last_lan = Instant::now();
+                return Ok(Some(got));
+            }
+        }
+        let may_wan = {
+            let mut r = route.lock();
+            r.wan_ok = r.wan_ok || fetcher || r.last_lan.elapsed() > LAN_PATIENCE;
+            r.wan_ok
+        };
+        if may_wan {
+            if !wan.is_empty() {
+                if let Some(got) = scheduler.fetch(wan, req, len, &accept).await {
+                    return Ok(Some(got));
+                }
+            }
+            if lan.is_empty() || started.elapsed() > GIVE_UP {
+                return Ok(None); // nobody has it
+            }
         }
         // A LAN peer is fetching it: wait for its copy.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
-async fn fetch_manifest(
-    runner: &Runner,
-    content: &[u8; 32],
-    route: &mut Route,
-) -> Result<Option<Manifest>> {
+async fn fetch_manifest(ctx: &Ctx, content: &Hash) -> Result<Option<Manifest>> {
     let req = Request::Manifest { hash: hex(content) };
-    for _ in 0..3 {
-        let Some(bytes) = ask_nearest(runner, &req, route).await? else {
-            return Ok(None);
-        };
-        let got: [u8; 32] = Sha3_256::digest(&bytes).into();
-        if &got == content {
-            return Ok(Some(Manifest::decode(&bytes)?));
-        }
-        warn("a peer sent a manifest that does not match its hash");
+    let route = Mutex::new(Route::new());
+    let matches = |b: &[u8]| &<[u8; 32]>::from(Sha3_256::digest(b)) == content;
+    match ask_nearest(ctx, &req, 4096, &route, matches).await? {
+        Some((bytes, _)) => Ok(Some(Manifest::decode(&bytes)?)),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 async fn fetch_chunk(
-    runner: &Runner,
-    hash: &[u8; 32],
-    route: &mut Route,
-) -> Result<Option<Vec<u8>>> {
+    ctx: &Ctx,
+    hash: &Hash,
+    len: u64,
+    route: &Mutex<Route>,
+) -> Result<Option<Answer>> {
     let req = Request::Chunk { hash: hex(hash) };
-    for _ in 0..3 {
-        let Some(bytes) = ask_nearest(runner, &req, route).await? else {
-            return Ok(None);
-        };
-        // Verified before use: a peer cannot slip in other bytes.
-        if blake3::hash(&bytes).as_bytes() == hash {
-            return Ok(Some(bytes));
-        }
-        warn("a peer sent a chunk that does not match its hash");
-    }
-    Ok(None)
+    // Verified before use: a peer cannot slip in other bytes.
+    let matches = |b: &[u8]| blake3::hash(b).as_bytes() == hash;
+    ask_nearest(ctx, &req, len, route, matches).await
 }

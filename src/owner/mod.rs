@@ -165,6 +165,7 @@ impl Shared {
                     "bytes_done": t.done,
                     "bytes_total": t.total,
                     "rate_bps": (t.done as f64 / secs) as u64,
+                    "sources": t.sources.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
                 })
             }).collect::<Vec<_>>(),
             "outbox": outbox,
