@@ -114,7 +114,7 @@ class FolderMap
     }
 
     /** The mapped folder's node, to reach its storage's scanner. */
-    public function folderNode(Mapping $m): Folder
+    public function findFolderNode(Mapping $m): Folder
     {
         $node = $this->rootFolder->getUserFolder($m->user);
         $node = $m->path === '/' ? $node : $node->get($m->path);

@@ -10,6 +10,7 @@ declare(strict_types=1);
 namespace OCP\Files\Storage;
 
 use OCP\Files\Cache\ICache;
+use OCP\Files\Cache\IPropagator;
 use OCP\Files\Cache\IScanner;
 
 /** Only the methods harpbridge calls; their signatures are untyped as in 28-30 (31 adds types, which an implementation may narrow to). */
@@ -29,4 +30,7 @@ interface IStorage
 
     /** @return IScanner */
     public function getScanner();
+
+    /** @return IPropagator */
+    public function getPropagator();
 }
