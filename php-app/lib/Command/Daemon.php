@@ -52,7 +52,10 @@ class Daemon extends Base
         }
         $s = $node->status();
         $output->writeln("harp:daemon: serving {$s['state_dir']} as {$s['device_id']} on {$s['listen']} (pid {$s['pid']})");
-        $this->loop->loop(static fn () => $stop, static function (Event $ev) use ($output): void {
+        // A closure by reference: an arrow function would capture $stop's value once.
+        $this->loop->loop(static function () use (&$stop): bool {
+            return $stop;
+        }, static function (Event $ev) use ($output): void {
             $what = $ev->path !== '' ? "{$ev->folderId}/{$ev->path}" : $ev->deviceId;
             $output->writeln(date('H:i:s ') . str_pad($ev->kind, 13) . ' ' . $what, OutputInterface::VERBOSITY_VERBOSE);
         });
