@@ -1,0 +1,187 @@
+<?php
+/**
+ * The one code path from a Nextcloud file change to Harp: the typed
+ * listeners, the cache events and the legacy post_write hook all end here.
+ * It maps the change to its Harp folder, drops paths that are never synced,
+ * and calls Harp\Client::notify (through the bridge) at once: a record in the
+ * durable outbox, no network, no hashing.
+ *
+ * Nothing here throws into Nextcloud's request: every failure is logged
+ * through Nextcloud's logger. When the precise notify fails (a rename the
+ * node refuses), the change is sent in its plainest form (delete the old
+ * path, write the new one), so it still reaches the outbox.
+ */
+
+declare(strict_types=1);
+
+namespace OCA\Harp;
+
+use OCA\Harp\Bridge\Bridge;
+use OCP\Files\FileInfo;
+use OCP\Files\Node;
+use Psr\Log\LoggerInterface;
+
+class ChangeNotifier
+{
+    public function __construct(
+        private FolderMap $folders,
+        private Bridge $bridge,
+        private LoggerInterface $logger,
+    ) {
+    }
+
+    /** A node was written or created. */
+    public function written(Node $node): void
+    {
+        $this->guard(function () use ($node) {
+            if ($node->getType() === FileInfo::TYPE_FOLDER) {
+                return; // Harp syncs files; a folder appears with its first file
+            }
+            $this->notifyPath($node->getPath(), 'write');
+        });
+    }
+
+    /** A node was deleted (or moved to the trash bin). */
+    public function deleted(Node $node): void
+    {
+        $this->guard(function () use ($node) {
+            if ($node->getType() === FileInfo::TYPE_FOLDER) {
+                $this->folderGone($node->getPath());
+                return;
+            }
+            $this->notifyPath($node->getPath(), 'delete');
+        });
+    }
+
+    /** A node was renamed or moved: within one Harp folder a rename, across folders a delete and a write. */
+    public function renamed(Node $source, Node $target): void
+    {
+        $this->guard(function () use ($source, $target) {
+            $from = $this->folders->locatePath($source->getPath());
+            $to = $this->folders->locatePath($target->getPath());
+            if ($target->getType() === FileInfo::TYPE_FOLDER) {
+                // Every file below moved: rename each (the node knows their content, so no hashing).
+                if ($from !== null) {
+                    $this->folderGone($source->getPath(), $to !== null && $to[0]->folderId === $from[0]->folderId ? [$from[1], $to[1], $to[0]] : null);
+                } elseif ($to !== null) {
+                    $this->walk($to[0], $to[1], fn (string $rel) => $this->send($to[0]->folderId, $rel, 'write'));
+                }
+                return;
+            }
+            if ($from !== null && $to !== null && $from[0]->folderId === $to[0]->folderId) {
+                $this->send($to[0]->folderId, $to[1], 'rename', $from[1]);
+            } else {
+                if ($from !== null) {
+                    $this->send($from[0]->folderId, $from[1], 'delete');
+                }
+                if ($to !== null) {
+                    $this->send($to[0]->folderId, $to[1], 'write');
+                }
+            }
+        });
+    }
+
+    /** A cache entry was inserted, updated or removed (the scanner, external storage, occ files:scan). */
+    public function cacheChanged(int $storageId, string $internalPath, string $kind): void
+    {
+        $this->guard(function () use ($storageId, $internalPath, $kind) {
+            if (PathFilter::ignored($internalPath) !== null) {
+                return;
+            }
+            $hit = $this->folders->locateInStorage($storageId, $internalPath);
+            if ($hit === null) {
+                return;
+            }
+            [$m, $rel] = $hit;
+            if ($kind === 'write' && is_dir($m->localPath . '/' . $rel)) {
+                return;
+            }
+            $this->send($m->folderId, $rel, $kind);
+        });
+    }
+
+    /** The legacy OC_Filesystem post_write hook: a path in $user's files. */
+    public function legacyWrite(string $user, string $pathInFiles): void
+    {
+        $this->guard(function () use ($user, $pathInFiles) {
+            $this->notifyPath('/' . $user . '/files/' . ltrim($pathInFiles, '/'), 'write');
+        });
+    }
+
+    private function notifyPath(string $nodePath, string $kind): void
+    {
+        if (PathFilter::ignored($nodePath) !== null) {
+            return;
+        }
+        $hit = $this->folders->locatePath($nodePath);
+        if ($hit !== null) {
+            $this->send($hit[0]->folderId, $hit[1], $kind);
+        }
+    }
+
+    /**
+     * A folder was deleted, or moved ($moved = [old rel, new rel, mapping]
+     * when it stayed in the same Harp folder). Its files are not listed by
+     * Nextcloud's event; for a move they are on disk at the new place, for a
+     * delete the running node is asked to rescan the Harp folder.
+     */
+    private function folderGone(string $nodePath, ?array $moved = null): void
+    {
+        $hit = $this->folders->locatePath($nodePath);
+        if ($hit === null || PathFilter::ignored($nodePath) !== null) {
+            return;
+        }
+        [$m, $rel] = $hit;
+        if ($moved !== null) {
+            [$oldRel, $newRel, $mTo] = $moved;
+            $this->walk($mTo, $newRel, fn (string $f) => $this->send($m->folderId, $f, 'rename', $oldRel . substr($f, strlen($newRel))));
+            return;
+        }
+        try {
+            $this->bridge->scan($m->folderId);
+        } catch (\Throwable $e) {
+            $this->logger->warning("Harp: folder '$rel' was deleted from '{$m->folderId}'; the daemon records it at its next scan (" . $e->getMessage() . ')', ['app' => 'harpbridge']);
+        }
+    }
+
+    /** Calls $each with the relative path of every file under $rel in $m, on disk. */
+    private function walk(Mapping $m, string $rel, callable $each): void
+    {
+        $dir = $m->localPath . '/' . $rel;
+        if (!is_dir($dir)) {
+            return;
+        }
+        $it = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($dir, \FilesystemIterator::SKIP_DOTS));
+        foreach ($it as $file) {
+            if ($file->isFile()) {
+                $each($rel . substr($file->getPathname(), strlen($dir)));
+            }
+        }
+    }
+
+    /** notify, with the plain fallback for a refused rename; logs instead of throwing. */
+    private function send(string $folderId, string $rel, string $kind, ?string $from = null): void
+    {
+        if (PathFilter::ignored($rel) !== null) {
+            return;
+        }
+        try {
+            $this->bridge->notify($folderId, $rel, $kind, $from);
+        } catch (\Throwable $e) {
+            $this->logger->error("Harp: could not notify $kind of '$rel' in folder '$folderId': " . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
+            if ($kind === 'rename' && $from !== null) {
+                $this->send($folderId, $from, 'delete');
+                $this->send($folderId, $rel, 'write');
+            }
+        }
+    }
+
+    private function guard(callable $fn): void
+    {
+        try {
+            $fn();
+        } catch (\Throwable $e) {
+            $this->logger->error('Harp: a file event was not handled: ' . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+<?php
+/**
+ * occ harp:folder:list — the mappings, with each folder's file and conflict
+ * counts when the daemon runs.
+ */
+
+declare(strict_types=1);
+
+namespace OCA\Harp\Command;
+
+use OC\Core\Command\Base;
+use OCA\Harp\Bridge\Bridge;
+use OCA\Harp\FolderMap;
+use Symfony\Component\Console\Input\InputInterface;
+use Symfony\Component\Console\Output\OutputInterface;
+
+class FolderList extends Base
+{
+    public function __construct(private FolderMap $folders, private Bridge $bridge)
+    {
+        parent::__construct();
+    }
+
+    protected function configure(): void
+    {
+        parent::configure();
+        $this->setName('harp:folder:list')->setDescription('Show the Harp folders mapped into Nextcloud');
+    }
+
+    protected function execute(InputInterface $input, OutputInterface $output): int
+    {
+        $synced = [];
+        try {
+            foreach ($this->bridge->status()['folders'] ?? [] as $f) {
+                $synced[$f['id']] = $f;
+            }
+        } catch (\Throwable) {
+            // no daemon: the mappings alone
+        }
+        $rows = array_map(static fn ($m) => [
+            'folder' => $m->folderId,
+            'user' => $m->user,
+            'path' => $m->path,
+            'local path' => $m->localPath,
+            'files' => $synced[$m->folderId]['files'] ?? '',
+            'conflicts' => $synced[$m->folderId]['conflicts'] ?? '',
+        ], $this->folders->all());
+        if ($rows === [] && $input->getOption('output') === self::OUTPUT_FORMAT_PLAIN) {
+            $output->writeln('No folders mapped. Map one: occ harp:folder:add <folderId> <user> <path>');
+            return 0;
+        }
+        $this->writeTableInOutputFormat($input, $output, $rows);
+        return 0;
+    }
+}

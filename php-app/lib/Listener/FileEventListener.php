@@ -1,0 +1,45 @@
+<?php
+/**
+ * Nextcloud's typed file events -> ChangeNotifier. Node events come from
+ * writes through Nextcloud (WebDAV, the web UI, apps); cache events from
+ * changes its scanner found (occ files:scan, external storage, the daemon
+ * bringing in a file from a peer, which the extension does not echo back).
+ *
+ * @template-implements IEventListener<Event>
+ */
+
+declare(strict_types=1);
+
+namespace OCA\Harp\Listener;
+
+use OCA\Harp\ChangeNotifier;
+use OCP\EventDispatcher\Event;
+use OCP\EventDispatcher\IEventListener;
+use OCP\Files\Cache\CacheEntryInsertedEvent;
+use OCP\Files\Cache\CacheEntryRemovedEvent;
+use OCP\Files\Cache\CacheEntryUpdatedEvent;
+use OCP\Files\Events\Node\NodeCreatedEvent;
+use OCP\Files\Events\Node\NodeDeletedEvent;
+use OCP\Files\Events\Node\NodeRenamedEvent;
+use OCP\Files\Events\Node\NodeWrittenEvent;
+
+class FileEventListener implements IEventListener
+{
+    public function __construct(private ChangeNotifier $notifier)
+    {
+    }
+
+    public function handle(Event $event): void
+    {
+        // ChangeNotifier never throws; the match has no default so an
+        // unrelated event is simply ignored.
+        match (true) {
+            $event instanceof NodeWrittenEvent, $event instanceof NodeCreatedEvent => $this->notifier->written($event->getNode()),
+            $event instanceof NodeDeletedEvent => $this->notifier->deleted($event->getNode()),
+            $event instanceof NodeRenamedEvent => $this->notifier->renamed($event->getSource(), $event->getTarget()),
+            $event instanceof CacheEntryInsertedEvent, $event instanceof CacheEntryUpdatedEvent => $this->notifier->cacheChanged($event->getStorageId(), $event->getPath(), 'write'),
+            $event instanceof CacheEntryRemovedEvent => $this->notifier->cacheChanged($event->getStorageId(), $event->getPath(), 'delete'),
+            default => null,
+        };
+    }
+}

@@ -1,0 +1,49 @@
+<?php
+/**
+ * Paths that are never synced, even inside a mapped folder: Nextcloud's
+ * trash bin, file versions, app data, chunked uploads and .part files (an
+ * upload in progress; the final name gets its own event), and the node's
+ * own temporary files.
+ *
+ * A path is either virtual (/alice/files_trashbin/...: a leading slash, the
+ * user first) or internal to a storage (files_trashbin/...: no leading
+ * slash), as Nextcloud's events give them.
+ */
+
+declare(strict_types=1);
+
+namespace OCA\Harp;
+
+final class PathFilter
+{
+    private const AREAS = [
+        'files_trashbin' => 'in the trash bin',
+        'files_versions' => 'a file version',
+        'uploads' => 'a chunked upload',
+        'cache' => "a user's cache",
+    ];
+
+    /** The reason $path is not synced, or null when it is. */
+    public static function ignored(string $path): ?string
+    {
+        $segments = explode('/', trim($path, '/'));
+        // The area (files, files_trashbin, ...) is the first segment of an
+        // internal path and the second of a virtual one.
+        $area = str_starts_with($path, '/') ? ($segments[1] ?? '') : $segments[0];
+        if (isset(self::AREAS[$area])) {
+            return self::AREAS[$area];
+        }
+        if (str_starts_with($segments[0], 'appdata_') || str_starts_with($area, 'appdata_')) {
+            return 'app data';
+        }
+        foreach ($segments as $segment) {
+            if (str_ends_with($segment, '.part')) {
+                return 'a .part upload';
+            }
+            if (str_starts_with($segment, '.harp-tmp')) {
+                return "Harp's own temporary file";
+            }
+        }
+        return null;
+    }
+}

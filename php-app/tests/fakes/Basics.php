@@ -1,0 +1,124 @@
+<?php
+/**
+ * Small stand-in services: app config in a JSON file (shared by every
+ * process of one stand-in server, like Nextcloud's database), a logger
+ * writing JSON lines, a user session, URLs, translations, a request.
+ */
+
+declare(strict_types=1);
+
+namespace OCA\Harp\Tests\Fake;
+
+use OCP\IConfig;
+use OCP\IL10N;
+use OCP\IRequest;
+use OCP\IURLGenerator;
+use OCP\IUser;
+use OCP\IUserSession;
+use Psr\Log\AbstractLogger;
+
+final class FileConfig implements IConfig
+{
+    public function __construct(private string $file, private string $dataDir)
+    {
+    }
+
+    private function load(): array
+    {
+        return is_file($this->file) ? (json_decode((string) file_get_contents($this->file), true) ?: []) : [];
+    }
+
+    public function getAppValue($appName, $key, $default = '')
+    {
+        return $this->load()[$appName][$key] ?? $default;
+    }
+
+    public function setAppValue($appName, $key, $value)
+    {
+        $all = $this->load();
+        $all[$appName][$key] = (string) $value;
+        file_put_contents($this->file, json_encode($all, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES), LOCK_EX);
+    }
+
+    public function deleteAppValue($appName, $key)
+    {
+        $all = $this->load();
+        unset($all[$appName][$key]);
+        file_put_contents($this->file, json_encode($all), LOCK_EX);
+    }
+
+    public function getSystemValueString(string $key, string $default = ''): string
+    {
+        return $key === 'datadirectory' ? $this->dataDir : $default;
+    }
+}
+
+/** Nextcloud logs through a PSR-3 logger; this one appends JSON lines to a file the tests read. */
+final class FileLogger extends AbstractLogger
+{
+    public function __construct(private string $file)
+    {
+    }
+
+    public function log($level, $message, array $context = []): void
+    {
+        $e = $context['exception'] ?? null;
+        file_put_contents($this->file, json_encode(['level' => $level, 'message' => (string) $message, 'app' => $context['app'] ?? '', 'exception' => $e instanceof \Throwable ? $e::class : null]) . "\n", FILE_APPEND | LOCK_EX);
+    }
+}
+
+final class User implements IUser
+{
+    public function __construct(private string $uid)
+    {
+    }
+
+    public function getUID()
+    {
+        return $this->uid;
+    }
+}
+
+final class UserSession implements IUserSession
+{
+    public ?IUser $user = null;
+
+    public function getUser()
+    {
+        return $this->user;
+    }
+}
+
+final class UrlGenerator implements IURLGenerator
+{
+    public function linkToRoute(string $routeName, array $arguments = []): string
+    {
+        [$app, $controller, $method] = explode('.', $routeName);
+        return "/index.php/apps/$app/$controller/$method";
+    }
+
+    public function imagePath(string $appName, string $file): string
+    {
+        return "/apps/$appName/img/$file";
+    }
+}
+
+final class L10N implements IL10N
+{
+    public function t(string $text, $parameters = []): string
+    {
+        return vsprintf($text, (array) $parameters);
+    }
+}
+
+final class Request implements IRequest
+{
+    public function __construct(private array $params = [])
+    {
+    }
+
+    public function getParam(string $key, $default = null)
+    {
+        return $this->params[$key] ?? $default;
+    }
+}

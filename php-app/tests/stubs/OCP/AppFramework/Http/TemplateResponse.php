@@ -1,0 +1,43 @@
+<?php
+/**
+ * Test stand-in for OCP\AppFramework\Http\TemplateResponse.
+ * Mirrors nextcloud/server lib/public/AppFramework/Http/TemplateResponse.php (Nextcloud 28-31): same namespace,
+ * names, parameter and return types; only what harpbridge uses.
+ */
+
+declare(strict_types=1);
+
+namespace OCP\AppFramework\Http;
+
+use OCP\AppFramework\Http;
+
+/** render() includes apps/<app>/templates/<name>.php with $_ = the parameters, as Nextcloud's template engine does. */
+class TemplateResponse extends Response
+{
+    public const RENDER_AS_BLANK = '';
+    public const RENDER_AS_BASE = 'base';
+    public const RENDER_AS_USER = 'user';
+
+    public function __construct(protected string $appName, protected string $templateName, protected array $params = [], protected string $renderAs = self::RENDER_AS_USER, int $status = Http::STATUS_OK, array $headers = [])
+    {
+        $this->setStatus($status);
+    }
+
+    public function getParams()
+    {
+        return $this->params;
+    }
+
+    public function getTemplateName()
+    {
+        return $this->templateName;
+    }
+
+    public function render()
+    {
+        $_ = $this->params;
+        ob_start();
+        include \OCA\Harp\Tests\Fake\Server::appRoot() . '/templates/' . $this->templateName . '.php';
+        return (string) ob_get_clean();
+    }
+}

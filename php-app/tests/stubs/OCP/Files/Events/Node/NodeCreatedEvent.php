@@ -1,0 +1,14 @@
+<?php
+/**
+ * Test stand-in for OCP\Files\Events\Node\NodeCreatedEvent.
+ * Mirrors nextcloud/server lib/public/Files/Events/Node/NodeCreatedEvent.php (Nextcloud 28-31): same namespace,
+ * names, parameter and return types; only what harpbridge uses.
+ */
+
+declare(strict_types=1);
+
+namespace OCP\Files\Events\Node;
+
+class NodeCreatedEvent extends AbstractNodeEvent
+{
+}

@@ -1,0 +1,32 @@
+<?php
+/**
+ * Test stand-in for OCP\Util.
+ * Mirrors nextcloud/server lib/public/Util.php (Nextcloud 28-31): same namespace,
+ * names, parameter and return types; only what harpbridge uses.
+ */
+
+declare(strict_types=1);
+
+namespace OCP;
+
+final class Util
+{
+    /** @var array<string, list<array{0: string, 1: string}>> what connectHook registered, by "class::signal" */
+    private static array $hooks = [];
+
+    /** Connects a static method to a legacy hook (OC_Hook::connect in Nextcloud). */
+    public static function connectHook($signalClass, $signalName, $slotClass, $slotName)
+    {
+        self::$hooks["$signalClass::$signalName"][] = [$slotClass, $slotName];
+        return true;
+    }
+
+    /** Emits a legacy hook (OC_Hook::emit in Nextcloud; Util::emitHook is its public form). */
+    public static function emitHook($signalclass, $signalname, $params = [])
+    {
+        foreach (self::$hooks["$signalclass::$signalname"] ?? [] as [$class, $method]) {
+            call_user_func([ltrim($class, '\\'), $method], $params);
+        }
+        return true;
+    }
+}
