@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// Every error Harp's core can return.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum HarpError {
     /// Another process holds the owner lock of this state directory.
     #[error(

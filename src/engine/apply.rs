@@ -163,20 +163,33 @@ impl Engine {
         v: &Version,
         manifest: &Manifest,
     ) -> Result<()> {
-        let full = self.local_path(folder, path)?;
-        let Seen::File { size, mtime_ns } = look(&full) else {
-            return Err(HarpError::Storage(format!(
-                "{} vanished after writing",
-                full.display()
-            )));
-        };
-        let rec = FileRecord {
-            size,
-            mtime_ns,
-            content: v.content,
-            entry: v.hash,
-        };
-        self.store.put_file(folder, path, &rec, manifest)
+        self.applied_many(&[(folder, path, v, manifest)])
+    }
+
+    /// `applied` for many files, in one store commit.
+    pub fn applied_many(&mut self, files: &[(&str, &str, &Version, &Manifest)]) -> Result<()> {
+        let mut records = Vec::with_capacity(files.len());
+        for (folder, path, v, _) in files {
+            let full = self.local_path(folder, path)?;
+            let Seen::File { size, mtime_ns } = look(&full) else {
+                return Err(HarpError::Storage(format!(
+                    "{} vanished after writing",
+                    full.display()
+                )));
+            };
+            records.push(FileRecord {
+                size,
+                mtime_ns,
+                content: v.content,
+                entry: v.hash,
+            });
+        }
+        let rows: Vec<_> = files
+            .iter()
+            .zip(&records)
+            .map(|((folder, path, _, manifest), rec)| (*folder, *path, rec, *manifest))
+            .collect();
+        self.store.put_files(&rows)
     }
 
     /// Removes a file the view no longer has, if the disk still holds what

@@ -12,6 +12,32 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| HarpError::storage(format!("syncing directory {}", dir.display()), e))
 }
 
+/// Flushes every file system that holds one of `dirs` to disk (syncfs):
+/// one call makes a whole batch of written files, or of renames, durable.
+pub fn sync_filesystems<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::io::AsRawFd;
+    let mut done = std::collections::HashSet::new();
+    for dir in dirs {
+        let d = fs::File::open(dir)
+            .map_err(|e| HarpError::storage(format!("opening {}", dir.display()), e))?;
+        let dev = d
+            .metadata()
+            .map_err(|e| HarpError::storage(format!("reading {}", dir.display()), e))?
+            .dev();
+        if done.insert(dev) {
+            // SAFETY: syncfs takes a file descriptor that `d` keeps open.
+            if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+                return Err(HarpError::storage(
+                    format!("syncing the file system of {}", dir.display()),
+                    std::io::Error::last_os_error(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Creates the state directory (mode 0700) if it does not exist, and checks
 /// that it is a writable directory. Returns its canonical path.
 pub fn prepare_state_dir(dir: &Path) -> Result<std::path::PathBuf> {

@@ -638,28 +638,35 @@ impl Store {
         rec: &FileRecord,
         manifest: &Manifest,
     ) -> Result<()> {
+        self.put_files(&[(folder, path, rec, manifest)])
+    }
+
+    /// `put_file` for many files in one commit.
+    pub fn put_files(&self, files: &[(&str, &str, &FileRecord, &Manifest)]) -> Result<()> {
         shield(|| {
-            let e = err("recording a received file");
+            let e = err("recording received files");
             let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
             {
-                let mut files = txn.open_table(FILES).map_err(|x| e(x.into()))?;
-                files
-                    .insert(file_key(folder, path).as_str(), rec.encode().as_slice())
-                    .map_err(|x| e(x.into()))?;
+                let mut records = txn.open_table(FILES).map_err(|x| e(x.into()))?;
                 let mut manifests = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
-                manifests
-                    .insert(rec.content.as_slice(), manifest.encode().as_slice())
-                    .map_err(|x| e(x.into()))?;
                 let mut chunks = txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
-                let key = file_key(folder, path);
-                for c in &manifest.chunks {
-                    let mut loc = Vec::with_capacity(key.len() + 12);
-                    loc.extend_from_slice(key.as_bytes());
-                    loc.extend_from_slice(&c.offset.to_le_bytes());
-                    loc.extend_from_slice(&c.len.to_le_bytes());
-                    chunks
-                        .insert(c.hash.as_slice(), loc.as_slice())
+                for (folder, path, rec, manifest) in files {
+                    let key = file_key(folder, path);
+                    records
+                        .insert(key.as_str(), rec.encode().as_slice())
                         .map_err(|x| e(x.into()))?;
+                    manifests
+                        .insert(rec.content.as_slice(), manifest.encode().as_slice())
+                        .map_err(|x| e(x.into()))?;
+                    for c in &manifest.chunks {
+                        let mut loc = Vec::with_capacity(key.len() + 12);
+                        loc.extend_from_slice(key.as_bytes());
+                        loc.extend_from_slice(&c.offset.to_le_bytes());
+                        loc.extend_from_slice(&c.len.to_le_bytes());
+                        chunks
+                            .insert(c.hash.as_slice(), loc.as_slice())
+                            .map_err(|x| e(x.into()))?;
+                    }
                 }
             }
             txn.commit().map_err(|x| e(x.into()))
