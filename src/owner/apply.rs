@@ -74,6 +74,9 @@ struct Running {
 #[derive(Default)]
 struct Queue {
     pending: VecDeque<Want>,
+    /// The newest target of each waiting path (None: remove it). A waiting
+    /// want whose target is no longer this one is stale and skipped.
+    latest: HashMap<Key, Option<Hash>>,
     running: HashMap<Key, Running>,
 }
 
@@ -85,10 +88,18 @@ fn key(w: &Want) -> Key {
     }
 }
 
+fn target(w: &Want) -> Option<Hash> {
+    match w {
+        Want::Fetch { version, .. } => Some(version.content),
+        Want::Remove { .. } => None,
+    }
+}
+
 impl Queue {
     /// Takes a full pass's wants: they replace what waits.
     fn replace(&mut self, wants: Vec<Want>, ctx: &Ctx) {
         self.pending.clear();
+        self.latest.clear();
         self.merge(wants, ctx);
     }
 
@@ -97,12 +108,9 @@ impl Queue {
     fn merge(&mut self, wants: Vec<Want>, ctx: &Ctx) {
         for w in wants {
             let k = key(&w);
-            let target = match &w {
-                Want::Fetch { version, .. } => Some(version.content),
-                Want::Remove { .. } => None,
-            };
+            let t = target(&w);
             if let Some(r) = self.running.get(&k) {
-                if r.content == target {
+                if r.content == t {
                     continue; // already on its way
                 }
                 r.abort.abort();
@@ -111,58 +119,54 @@ impl Queue {
                 }
                 self.running.remove(&k);
             }
-            if let Some(i) = self.pending.iter().position(|p| key(p) == k) {
-                self.pending[i] = w;
-            } else {
+            if self.latest.insert(k, t) != Some(t) {
                 self.pending.push_back(w);
             }
         }
     }
 
-    /// Whether a fetch (`content`: true) or removal in `folder` is running.
-    fn running_in(&self, folder: &str, copies_only: bool) -> bool {
-        self.running
-            .iter()
-            .any(|(k, r)| k.0 == folder && r.content.is_some() && (r.copy || !copies_only))
-    }
-
     /// Starts what may start, up to FILES_IN_FLIGHT. A fetch waits for the
     /// conflict copies of its folder ahead of it, a removal for the fetches.
     fn start(&mut self, ctx: &Arc<Ctx>, tasks: &mut JoinSet<(Key, Option<Hash>, Result<bool>)>) {
-        let mut copies_ahead: HashSet<String> = HashSet::new();
-        let mut fetches_ahead: HashSet<String> = HashSet::new();
+        // Folders with a conflict copy, or any fetch, running or waiting
+        // ahead of the want being looked at.
+        let mut copies: HashSet<String> = HashSet::new();
+        let mut fetches: HashSet<String> = HashSet::new();
+        for (k, r) in &self.running {
+            if r.content.is_some() {
+                fetches.insert(k.0.clone());
+                if r.copy {
+                    copies.insert(k.0.clone());
+                }
+            }
+        }
         let mut i = 0;
         while i < self.pending.len().min(LOOKAHEAD) && self.running.len() < FILES_IN_FLIGHT {
-            let (folder, blocked, is_copy, is_fetch) = match &self.pending[i] {
-                Want::Fetch { folder, copy, .. } => (
-                    folder.clone(),
-                    !copy && (copies_ahead.contains(folder) || self.running_in(folder, true)),
-                    *copy,
-                    true,
-                ),
-                Want::Remove { folder, .. } => (
-                    folder.clone(),
-                    fetches_ahead.contains(folder) || self.running_in(folder, false),
-                    false,
-                    false,
-                ),
+            let w = &self.pending[i];
+            let k = key(w);
+            if self.latest.get(&k) != Some(&target(w)) {
+                self.pending.remove(i); // superseded while it waited
+                continue;
+            }
+            let (blocked, copy, is_fetch) = match w {
+                Want::Fetch { folder, copy, .. } => (!copy && copies.contains(folder), *copy, true),
+                Want::Remove { folder, .. } => (fetches.contains(folder), false, false),
             };
-            let busy = self.running.contains_key(&key(&self.pending[i]));
-            if blocked || busy {
+            if blocked || self.running.contains_key(&k) {
                 // Waits; what comes after it in its folder waits too.
-                if is_copy {
-                    copies_ahead.insert(folder.clone());
+                if copy {
+                    copies.insert(k.0.clone());
                 }
                 if is_fetch {
-                    fetches_ahead.insert(folder);
+                    fetches.insert(k.0);
                 }
                 i += 1;
                 continue;
             }
+            self.latest.remove(&k);
             let Some(w) = self.pending.remove(i) else {
                 break;
             };
-            let k = key(&w);
             let c = ctx.clone();
             let (content, copy, abort) = match w {
                 Want::Fetch {
@@ -213,6 +217,12 @@ impl Queue {
                     (None, false, abort)
                 }
             };
+            if content.is_some() {
+                fetches.insert(k.0.clone());
+            }
+            if copy {
+                copies.insert(k.0.clone());
+            }
             self.running.insert(
                 k,
                 Running {
