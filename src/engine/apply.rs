@@ -215,8 +215,9 @@ impl Engine {
     /// Records, as entries of this device, the conflict copies the view
     /// shows that no entry records yet and whose content is on disk here
     /// (the applier fetched it). From then on they are ordinary files.
-    pub fn record_conflicts(&mut self) -> Result<u64> {
-        let mut n = 0;
+    /// Returns the (folder, path) of each copy recorded.
+    pub fn record_conflicts(&mut self) -> Result<Vec<(String, String)>> {
+        let mut recorded = Vec::new();
         let folders: Vec<String> = self.folders.keys().cloned().collect();
         for folder in folders {
             let mut changes = Vec::new();
@@ -240,10 +241,12 @@ impl Engine {
                 });
             }
             if !changes.is_empty() {
-                n += self.record(&folder, changes)?;
+                let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+                self.record(&folder, changes)?;
+                recorded.extend(paths.into_iter().map(|p| (folder.clone(), p)));
             }
         }
-        Ok(n)
+        Ok(recorded)
     }
 
     /// A manifest's bytes for a peer.

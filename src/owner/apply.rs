@@ -311,20 +311,26 @@ enum Look {
     Nothing,
 }
 
+/// Records the conflict copies fetched so far, with a `conflict` event for
+/// each: its folder and the copy's path.
 async fn record_conflicts(shared: &Arc<Shared>) {
     let s = shared.clone();
     match tokio::task::spawn_blocking(move || s.engine.lock().record_conflicts()).await {
-        Ok(Ok(n)) if n > 0 => shared.push_event(Event {
-            kind: "conflict".into(),
-            folder: None,
-            path: None,
-            device: None,
-            hash: None,
-            seq: Some(n),
-            time_ms: now_ms(),
-        }),
+        Ok(Ok(copies)) => {
+            for (folder, path) in copies {
+                shared.push_event(Event {
+                    kind: "conflict".into(),
+                    folder: Some(folder),
+                    path: Some(path),
+                    device: None,
+                    hash: None,
+                    seq: None,
+                    time_ms: now_ms(),
+                });
+            }
+        }
         Ok(Err(e)) => warn(&format!("recording conflict copies: {e}")),
-        _ => {}
+        Err(e) => warn(&format!("recording conflict copies: {e}")),
     }
 }
 

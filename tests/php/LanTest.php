@@ -328,6 +328,9 @@ final class LanTest extends TestCase
         $from = array_column($d->peers(), 'bytes_in', 'device_id');
         arsort($from);
         $busy = array_key_first($from);
+        $sources = $d->status()['transfers'][0]['sources'] ?? [];
+        $this->assertContains($busy, $sources, 'status() names the peer the file comes from');
+        $this->assertSame([], array_values(array_diff($sources, [$ids['c1'], $ids['c2']])), 'and no other');
         ($busy === $ids['c1'] ? $p1 : $p2)->kill();
         Env::waitUntil(fn () => @filesize("{$dirs['d']}/docs/shared.bin") === $size, 90, 'the other sender to finish the file');
         $this->assertSame(hash_file('sha256', "{$dirs['c1']}/docs/shared.bin"), hash_file('sha256', "{$dirs['d']}/docs/shared.bin"));

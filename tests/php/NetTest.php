@@ -166,6 +166,10 @@ final class NetTest extends TestCase
         $this->assertMatchesRegularExpression('/^budget\.sync-conflict-20231114-2213\d\d-[A-Z2-7]{7}\.ods$/', basename($copies($da)[0]));
         // The copy is an entry of its own, so it outlives the conflict.
         Env::waitUntil(fn () => count($a->history('docs', basename($copies($da)[0]))) >= 1, 10, 'the copy\'s entry');
+        // The node that recorded it said so in a `conflict` event naming the copy.
+        $copy = basename($copies($da)[0]);
+        Env::waitUntil(fn () => str_contains($pa->stdout() . $pb->stdout(), "docs/$copy"), 10, 'the conflict event');
+        $this->assertMatchesRegularExpression('/ conflict +docs\/' . preg_quote($copy, '/') . '$/m', $pa->stdout() . $pb->stdout());
         foreach ([$pa, $pb] as $p) {
             $p->signal(15);
             $p->wait(20);
