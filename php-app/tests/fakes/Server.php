@@ -24,7 +24,6 @@ use OCP\IL10N;
 use OCP\IRequest;
 use OCP\IURLGenerator;
 use OCP\IUserSession;
-use OCP\Server as OcpServer;
 use Psr\Log\LoggerInterface;
 
 final class Server
@@ -58,7 +57,7 @@ final class Server
             @mkdir("$root/data/$u/files", 0777, true);
         }
         $s = self::$current = new self($root);
-        OcpServer::setContainerForTests($s->container);
+        \OC::$server = $s->container;
         $s->app = new Application();
         $s->app->register($s->registration);
         $s->app->boot($s->registration);

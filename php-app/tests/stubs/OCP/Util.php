@@ -9,7 +9,7 @@ declare(strict_types=1);
 
 namespace OCP;
 
-final class Util
+class Util
 {
     /** @var array<string, list<array{0: string, 1: string}>> what connectHook registered, by "class::signal" */
     private static array $hooks = [];

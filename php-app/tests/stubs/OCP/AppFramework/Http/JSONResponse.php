@@ -15,10 +15,11 @@ class JSONResponse extends Response
 {
     protected $data;
 
-    public function __construct($data = [], int $statusCode = Http::STATUS_OK)
+    /** Nextcloud 30 adds a fourth parameter, int $encodeFlags = 0; harpbridge does not pass it. */
+    public function __construct(mixed $data = [], int $statusCode = Http::STATUS_OK, array $headers = [])
     {
+        parent::__construct($statusCode, $headers);
         $this->data = $data;
-        $this->setStatus($statusCode);
     }
 
     public function getData()
@@ -28,6 +29,6 @@ class JSONResponse extends Response
 
     public function render()
     {
-        return json_encode($this->data, JSON_HEX_TAG);
+        return json_encode($this->data, JSON_HEX_TAG | JSON_THROW_ON_ERROR, 2048);
     }
 }

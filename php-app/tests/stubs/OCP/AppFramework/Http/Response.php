@@ -13,9 +13,16 @@ use OCP\AppFramework\Http;
 
 class Response
 {
-    private int $status = Http::STATUS_OK;
+    private $status;
+    private $headers;
 
-    public function setStatus($status)
+    public function __construct(int $status = Http::STATUS_OK, array $headers = [])
+    {
+        $this->setStatus($status);
+        $this->headers = $headers;
+    }
+
+    public function setStatus($status): static
     {
         $this->status = $status;
         return $this;

@@ -14,13 +14,25 @@ use OCP\AppFramework\Http;
 /** render() includes apps/<app>/templates/<name>.php with $_ = the parameters, as Nextcloud's template engine does. */
 class TemplateResponse extends Response
 {
+    public const RENDER_AS_GUEST = 'guest';
     public const RENDER_AS_BLANK = '';
     public const RENDER_AS_BASE = 'base';
     public const RENDER_AS_USER = 'user';
+    public const RENDER_AS_ERROR = 'error';
+    public const RENDER_AS_PUBLIC = 'public';
 
-    public function __construct(protected string $appName, protected string $templateName, protected array $params = [], protected string $renderAs = self::RENDER_AS_USER, int $status = Http::STATUS_OK, array $headers = [])
+    protected $templateName;
+    protected $params;
+    protected $renderAs;
+    protected $appName;
+
+    public function __construct(string $appName, string $templateName, array $params = [], string $renderAs = self::RENDER_AS_USER, int $status = Http::STATUS_OK, array $headers = [])
     {
-        $this->setStatus($status);
+        parent::__construct($status, $headers);
+        $this->templateName = $templateName;
+        $this->appName = $appName;
+        $this->params = $params;
+        $this->renderAs = $renderAs;
     }
 
     public function getParams()

@@ -13,7 +13,12 @@ use OCP\Files\Cache\ICache;
 use OCP\Files\Cache\IPropagator;
 use OCP\Files\Cache\IScanner;
 
-/** Only the methods harpbridge calls; their signatures are untyped as in 28-30 (31 adds types, which an implementation may narrow to). */
+/**
+ * Only the methods harpbridge calls, untyped as in Nextcloud 28-30. Nextcloud
+ * 31 adds parameter types to two of them: getLocalFile(string $path) and
+ * getCache(string $path = '', ?IStorage $storage = null); harpbridge calls
+ * both with a string, or with no argument, so it works with either.
+ */
 interface IStorage
 {
     /** @return string */
