@@ -23,11 +23,35 @@ use Psr\Log\LoggerInterface;
 
 class ChangeNotifier
 {
+    /**
+     * "folderId/rel" of both ends of each rename under way in this request
+     * (from BeforeNodeRenamedEvent until NodeRenamedEvent). Nextcloud's
+     * Cache::move dispatches CacheEntryUpdatedEvent for the new path (or,
+     * across storages, removed + inserted events), and the Updater updates
+     * its mtime; those cache events are the rename itself, which
+     * NodeRenamedEvent reports, not writes.
+     * @var array<string, true>
+     */
+    private array $renaming = [];
+
     public function __construct(
         private FolderMap $folders,
         private Bridge $bridge,
         private LoggerInterface $logger,
     ) {
+    }
+
+    /** A node is about to be renamed or moved: hold back the cache events of both paths until renamed(). */
+    public function renaming(Node $source, Node $target): void
+    {
+        $this->guard(function () use ($source, $target) {
+            foreach ([$source->getPath(), $target->getPath()] as $path) {
+                $hit = $this->folders->locatePath($path);
+                if ($hit !== null) {
+                    $this->renaming[$hit[0]->folderId . '/' . $hit[1]] = true;
+                }
+            }
+        });
     }
 
     /** A node was written or created. */
@@ -56,6 +80,7 @@ class ChangeNotifier
     /** A node was renamed or moved: within one Harp folder a rename, across folders a delete and a write. */
     public function renamed(Node $source, Node $target): void
     {
+        $this->renaming = [];
         $this->guard(function () use ($source, $target) {
             $from = $this->folders->locatePath($source->getPath());
             $to = $this->folders->locatePath($target->getPath());
@@ -93,6 +118,9 @@ class ChangeNotifier
                 return;
             }
             [$m, $rel] = $hit;
+            if (isset($this->renaming[$m->folderId . '/' . $rel])) {
+                return; // part of a rename; NodeRenamedEvent reports it
+            }
             if ($kind === 'write' && is_dir($m->localPath . '/' . $rel)) {
                 return;
             }

@@ -14,6 +14,7 @@ namespace OCA\Harp\Tests\Fake;
 
 use OCA\Harp\AppInfo\Application;
 use OCP\EventDispatcher\IEventDispatcher;
+use OCP\Files\Events\Node\BeforeNodeRenamedEvent;
 use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
 use OCP\Files\Events\Node\NodeRenamedEvent;
@@ -121,11 +122,15 @@ final class Server
     {
         $st = $this->storage($user);
         [$a, $b] = ['files/' . ltrim($from, '/'), 'files/' . ltrim($to, '/')];
-        $source = new FakeFile($st, $a, 'file');
+        $type = is_dir($st->getLocalFile($a)) ? 'dir' : 'file';
+        $source = new FakeFile($st, $a, $type);
+        // As View::rename: the pre-rename hook (BeforeNodeRenamedEvent), the
+        // storage's rename, the Updater moving the cache entry (Cache::move,
+        // which dispatches CacheEntryUpdatedEvent), then NodeRenamedEvent.
+        $this->events->dispatchTyped(new BeforeNodeRenamedEvent($source, new FakeFile($st, $b, $type)));
         rename($st->getLocalFile($a), $st->getLocalFile($b));
-        // Nextcloud's Updater moves the cache entry (Cache::move) rather than rescanning.
         $st->getCache()->move($a, $b);
-        $this->events->dispatchTyped(new NodeRenamedEvent($source, new FakeFile($st, $b)));
+        $this->events->dispatchTyped(new NodeRenamedEvent($source, new FakeFile($st, $b, $type)));
     }
 
     /** @return list<array{level: string, message: string}> what the app logged */
