@@ -34,6 +34,14 @@ class ChangeNotifier
      */
     private array $renaming = [];
 
+    /**
+     * The files of each folder about to be deleted in this request, listed
+     * on disk at BeforeNodeDeletedEvent (NodeDeletedEvent comes when they are
+     * gone): node path => [mapping, list of relative paths].
+     * @var array<string, array{0: Mapping, 1: list<string>}>
+     */
+    private array $deleting = [];
+
     public function __construct(
         private FolderMap $folders,
         private Bridge $bridge,
@@ -65,10 +73,36 @@ class ChangeNotifier
         });
     }
 
+    /** A node is about to be deleted: for a folder, list its files on disk (no hashing) while they are there. */
+    public function deleting(Node $node): void
+    {
+        $this->guard(function () use ($node) {
+            if ($node->getType() !== FileInfo::TYPE_FOLDER || PathFilter::ignored($node->getPath()) !== null) {
+                return;
+            }
+            $hit = $this->folders->locatePath($node->getPath());
+            if ($hit !== null) {
+                $files = [];
+                $this->walk($hit[0], $hit[1], function (string $rel) use (&$files) {
+                    $files[] = $rel;
+                });
+                $this->deleting[$node->getPath()] = [$hit[0], $files];
+            }
+        });
+    }
+
     /** A node was deleted (or moved to the trash bin). */
     public function deleted(Node $node): void
     {
         $this->guard(function () use ($node) {
+            $listed = $this->deleting[$node->getPath()] ?? null;
+            unset($this->deleting[$node->getPath()]);
+            if ($listed !== null) {
+                foreach ($listed[1] as $rel) {
+                    $this->send($listed[0]->folderId, $rel, 'delete');
+                }
+                return;
+            }
             if ($node->getType() === FileInfo::TYPE_FOLDER) {
                 $this->folderGone($node->getPath());
                 return;
@@ -150,8 +184,10 @@ class ChangeNotifier
     /**
      * A folder was deleted, or moved ($moved = [old rel, new rel, mapping]
      * when it stayed in the same Harp folder). Its files are not listed by
-     * Nextcloud's event; for a move they are on disk at the new place, for a
-     * delete the running node is asked to rescan the Harp folder.
+     * Nextcloud's event; for a move they are on disk at the new place. For a
+     * delete without a BeforeNodeDeletedEvent (so no list, see deleting())
+     * the running node is asked to rescan the Harp folder, which waits for
+     * that scan.
      */
     private function folderGone(string $nodePath, ?array $moved = null): void
     {

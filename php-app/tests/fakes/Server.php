@@ -14,6 +14,7 @@ namespace OCA\Harp\Tests\Fake;
 
 use OCA\Harp\AppInfo\Application;
 use OCP\EventDispatcher\IEventDispatcher;
+use OCP\Files\Events\Node\BeforeNodeDeletedEvent;
 use OCP\Files\Events\Node\BeforeNodeRenamedEvent;
 use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
@@ -112,8 +113,19 @@ final class Server
     {
         $st = $this->storage($user);
         $internal = 'files/' . ltrim($path, '/');
-        $node = new FakeFile($st, $internal, is_dir($st->getLocalFile($internal)) ? 'dir' : 'file');
-        unlink($st->getLocalFile($internal));
+        $local = $st->getLocalFile($internal);
+        $node = new FakeFile($st, $internal, is_dir($local) ? 'dir' : 'file');
+        // As View::unlink/rmdir: BeforeNodeDeletedEvent, the storage, the cache, NodeDeletedEvent.
+        $this->events->dispatchTyped(new BeforeNodeDeletedEvent($node));
+        if (is_dir($local)) {
+            $it = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($local, \FilesystemIterator::SKIP_DOTS), \RecursiveIteratorIterator::CHILD_FIRST);
+            foreach ($it as $f) {
+                $f->isDir() ? rmdir($f->getPathname()) : unlink($f->getPathname());
+            }
+            rmdir($local);
+        } else {
+            unlink($local);
+        }
         $st->getScanner()->scanFile($internal);
         $this->events->dispatchTyped(new NodeDeletedEvent($node));
     }
