@@ -23,11 +23,43 @@ use Psr\Log\LoggerInterface;
 
 class ChangeNotifier
 {
+    /**
+     * "folderId/rel" of both ends of each rename under way in this request
+     * (from BeforeNodeRenamedEvent until NodeRenamedEvent). Nextcloud's
+     * Cache::move dispatches CacheEntryUpdatedEvent for the new path (or,
+     * across storages, removed + inserted events), and the Updater updates
+     * its mtime; those cache events are the rename itself, which
+     * NodeRenamedEvent reports, not writes.
+     * @var array<string, true>
+     */
+    private array $renaming = [];
+
+    /**
+     * The files of each folder about to be deleted in this request, listed
+     * on disk at BeforeNodeDeletedEvent (NodeDeletedEvent comes when they are
+     * gone): node path => [mapping, list of relative paths].
+     * @var array<string, array{0: Mapping, 1: list<string>}>
+     */
+    private array $deleting = [];
+
     public function __construct(
         private FolderMap $folders,
         private Bridge $bridge,
         private LoggerInterface $logger,
     ) {
+    }
+
+    /** A node is about to be renamed or moved: hold back the cache events of both paths until renamed(). */
+    public function renaming(Node $source, Node $target): void
+    {
+        $this->guard(function () use ($source, $target) {
+            foreach ([$source->getPath(), $target->getPath()] as $path) {
+                $hit = $this->folders->locatePath($path);
+                if ($hit !== null) {
+                    $this->renaming[$hit[0]->folderId . '/' . $hit[1]] = true;
+                }
+            }
+        });
     }
 
     /** A node was written or created. */
@@ -41,10 +73,36 @@ class ChangeNotifier
         });
     }
 
+    /** A node is about to be deleted: for a folder, list its files on disk (no hashing) while they are there. */
+    public function deleting(Node $node): void
+    {
+        $this->guard(function () use ($node) {
+            if ($node->getType() !== FileInfo::TYPE_FOLDER || PathFilter::ignored($node->getPath()) !== null) {
+                return;
+            }
+            $hit = $this->folders->locatePath($node->getPath());
+            if ($hit !== null) {
+                $files = [];
+                $this->walk($hit[0], $hit[1], function (string $rel) use (&$files) {
+                    $files[] = $rel;
+                });
+                $this->deleting[$node->getPath()] = [$hit[0], $files];
+            }
+        });
+    }
+
     /** A node was deleted (or moved to the trash bin). */
     public function deleted(Node $node): void
     {
         $this->guard(function () use ($node) {
+            $listed = $this->deleting[$node->getPath()] ?? null;
+            unset($this->deleting[$node->getPath()]);
+            if ($listed !== null) {
+                foreach ($listed[1] as $rel) {
+                    $this->send($listed[0]->folderId, $rel, 'delete');
+                }
+                return;
+            }
             if ($node->getType() === FileInfo::TYPE_FOLDER) {
                 $this->folderGone($node->getPath());
                 return;
@@ -56,6 +114,7 @@ class ChangeNotifier
     /** A node was renamed or moved: within one Harp folder a rename, across folders a delete and a write. */
     public function renamed(Node $source, Node $target): void
     {
+        $this->renaming = [];
         $this->guard(function () use ($source, $target) {
             $from = $this->folders->locatePath($source->getPath());
             $to = $this->folders->locatePath($target->getPath());
@@ -93,6 +152,9 @@ class ChangeNotifier
                 return;
             }
             [$m, $rel] = $hit;
+            if (isset($this->renaming[$m->folderId . '/' . $rel])) {
+                return; // part of a rename; NodeRenamedEvent reports it
+            }
             if ($kind === 'write' && is_dir($m->localPath . '/' . $rel)) {
                 return;
             }
@@ -122,8 +184,10 @@ class ChangeNotifier
     /**
      * A folder was deleted, or moved ($moved = [old rel, new rel, mapping]
      * when it stayed in the same Harp folder). Its files are not listed by
-     * Nextcloud's event; for a move they are on disk at the new place, for a
-     * delete the running node is asked to rescan the Harp folder.
+     * Nextcloud's event; for a move they are on disk at the new place. For a
+     * delete without a BeforeNodeDeletedEvent (so no list, see deleting())
+     * the running node is asked to rescan the Harp folder, which waits for
+     * that scan.
      */
     private function folderGone(string $nodePath, ?array $moved = null): void
     {

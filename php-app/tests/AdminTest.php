@@ -16,7 +16,14 @@ final class AdminTest extends TestCase
     public function testInfoXmlDeclaresTheAppAndEveryCommandAndSetting(): void
     {
         $x = simplexml_load_file(dirname(__DIR__) . '/appinfo/info.xml');
-        $this->assertSame(['harpbridge', 'Harp', 'AGPL-3.0-or-later'], [(string) $x->id, (string) $x->namespace, (string) $x->licence]);
+        // app-info.xsd (nextcloud/server resources/) allows only agpl, mpl or apache as <licence>.
+        $this->assertSame(['harpbridge', 'Harp', 'agpl'], [(string) $x->id, (string) $x->namespace, (string) $x->licence]);
+        // app-info.xsd is an xs:sequence: the top-level elements must come in its order.
+        $order = ['id', 'name', 'summary', 'description', 'version', 'licence', 'author', 'namespace', 'types', 'documentation', 'category', 'website', 'discussion', 'bugs', 'repository', 'screenshot', 'dependencies', 'background-jobs', 'repair-steps', 'two-factor-providers', 'commands', 'settings', 'activity', 'dashboard', 'fulltextsearch', 'navigations', 'contactsmenu', 'collaboration', 'sabre', 'trash', 'versions'];
+        $seen = array_map(fn ($e) => $e->getName(), iterator_to_array($x->children(), false));
+        $this->assertSame(array_values(array_intersect($order, $seen)), array_values(array_unique($seen)), 'info.xml elements in app-info.xsd order');
+        $deps = array_map(fn ($e) => $e->getName(), iterator_to_array($x->dependencies->children(), false));
+        $this->assertSame(array_values(array_intersect(['php', 'database', 'command', 'lib', 'owncloud', 'nextcloud', 'architecture', 'backend'], $deps)), $deps, '<dependencies> in app-info.xsd order');
         $this->assertSame('8.2', (string) $x->dependencies->php['min-version']);
         $this->assertSame('harp', (string) $x->dependencies->lib);
         $this->assertTrue(isset($x->types->filesystem));

@@ -56,6 +56,19 @@ final class ListenerTest extends TestCase
         $this->assertSame([], array_filter($s->log(), fn ($l) => $l['level'] === 'error'), 'nothing failed');
     }
 
+    public function testDeletingAFolderDeletesEachOfItsFilesWithoutWaitingForAScan(): void
+    {
+        $s = $this->server();
+        $s->write('alice', '/Offices/old/a.txt', 'a');
+        $s->write('alice', '/Offices/old/deep/b.txt', 'b');
+        $s->delete('alice', '/Offices/old');
+        $out = $this->outbox($s);
+        $this->assertContains('delete docs/old/a.txt', $out);
+        $this->assertContains('delete docs/old/deep/b.txt', $out);
+        // No Client::scan from the request (it would wait for the daemon's scan, or log that none runs).
+        $this->assertSame([], array_filter($s->log(), fn ($l) => $l['level'] !== 'debug'), 'nothing logged');
+    }
+
     public function testTrashVersionsAppdataAndPartFilesAreNeverSynced(): void
     {
         $this->assertSame('in the trash bin', PathFilter::ignored('files_trashbin/files/a.txt.d1700000000'));

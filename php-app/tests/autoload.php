@@ -17,6 +17,10 @@ foreach (['/usr/share/php/Symfony/Component/Console/autoload.php', '/usr/share/p
 
 spl_autoload_register(static function (string $class): void {
     $app = dirname(__DIR__);
+    if ($class === 'OC') {
+        require_once "$app/tests/stubs/OC.php";
+        return;
+    }
     $map = [
         'OCA\\Harp\\Tests\\Fake\\' => null,
         'OCA\\Harp\\Tests\\' => "$app/tests/",

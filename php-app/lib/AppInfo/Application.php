@@ -21,6 +21,8 @@ use OCP\AppFramework\Bootstrap\IRegistrationContext;
 use OCP\Files\Cache\CacheEntryInsertedEvent;
 use OCP\Files\Cache\CacheEntryRemovedEvent;
 use OCP\Files\Cache\CacheEntryUpdatedEvent;
+use OCP\Files\Events\Node\BeforeNodeDeletedEvent;
+use OCP\Files\Events\Node\BeforeNodeRenamedEvent;
 use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
 use OCP\Files\Events\Node\NodeRenamedEvent;
@@ -32,11 +34,20 @@ class Application extends App implements IBootstrap
 {
     public const APP_ID = 'harpbridge';
 
-    /** Every event FileEventListener handles: typed node events, and cache events for changes the scanner or external storage found. */
+    /**
+     * Every event FileEventListener handles: typed node events, and cache
+     * events for changes the scanner or external storage found.
+     * BeforeNodeRenamedEvent lets the listener tell the cache events of a
+     * rename (Cache::move dispatches CacheEntryUpdatedEvent for the new path)
+     * from a write; BeforeNodeDeletedEvent lets it list a folder's files
+     * while they are still there.
+     */
     public const FILE_EVENTS = [
         NodeWrittenEvent::class,
         NodeCreatedEvent::class,
+        BeforeNodeDeletedEvent::class,
         NodeDeletedEvent::class,
+        BeforeNodeRenamedEvent::class,
         NodeRenamedEvent::class,
         CacheEntryInsertedEvent::class,
         CacheEntryUpdatedEvent::class,

@@ -18,6 +18,8 @@ use OCP\EventDispatcher\IEventListener;
 use OCP\Files\Cache\CacheEntryInsertedEvent;
 use OCP\Files\Cache\CacheEntryRemovedEvent;
 use OCP\Files\Cache\CacheEntryUpdatedEvent;
+use OCP\Files\Events\Node\BeforeNodeDeletedEvent;
+use OCP\Files\Events\Node\BeforeNodeRenamedEvent;
 use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
 use OCP\Files\Events\Node\NodeRenamedEvent;
@@ -35,7 +37,9 @@ class FileEventListener implements IEventListener
         // unrelated event is simply ignored.
         match (true) {
             $event instanceof NodeWrittenEvent, $event instanceof NodeCreatedEvent => $this->notifier->written($event->getNode()),
+            $event instanceof BeforeNodeDeletedEvent => $this->notifier->deleting($event->getNode()),
             $event instanceof NodeDeletedEvent => $this->notifier->deleted($event->getNode()),
+            $event instanceof BeforeNodeRenamedEvent => $this->notifier->renaming($event->getSource(), $event->getTarget()),
             $event instanceof NodeRenamedEvent => $this->notifier->renamed($event->getSource(), $event->getTarget()),
             $event instanceof CacheEntryInsertedEvent, $event instanceof CacheEntryUpdatedEvent => $this->notifier->cacheChanged($event->getStorageId(), $event->getPath(), 'write'),
             $event instanceof CacheEntryRemovedEvent => $this->notifier->cacheChanged($event->getStorageId(), $event->getPath(), 'delete'),

@@ -1,9 +1,15 @@
 <?php
 /**
  * Runs when `occ app:enable harpbridge` installs the app: refuses, with the
- * message that says how to install the extension, when harp.so is missing.
- * (Nextcloud's own check of <lib>harp</lib> in info.xml refuses first,
- * naming the library only; this step also covers `app:enable --force`.)
+ * message that says how to install the extension, when harp.so is missing
+ * or older than ExtensionCheck::MIN_VERSION.
+ *
+ * When harp.so is not loaded at all, Nextcloud refuses before this step:
+ * OC_App::checkAppDependencies runs DependencyAnalyzer on <lib>harp</lib>
+ * and throws 'App "Harp" cannot be installed because the following
+ * dependencies are not fulfilled: The library harp is not available.'
+ * (`app:enable --force` only lifts the max-version check, so it refuses
+ * too). What this step adds is the version check and the install hint.
  */
 
 declare(strict_types=1);

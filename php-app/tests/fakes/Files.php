@@ -121,10 +121,17 @@ final class FileCache implements ICache
         }
     }
 
-    /** Moves entries without events, as OC\Files\Cache\Cache::move does for a rename through Nextcloud. */
+    /**
+     * Moves entries within this storage, as OC\Files\Cache\Cache::move
+     * (moveFromCache) does for a rename through Nextcloud: one
+     * CacheEntryUpdatedEvent for the moved entry at its new path, none for
+     * the entries below it. (Across storages Nextcloud dispatches
+     * CacheEntryRemovedEvent + CacheEntryInsertedEvent instead.)
+     */
     public function move(string $from, string $to): void
     {
         $all = $this->all();
+        $id = $all[$from]['fileid'] ?? -1;
         foreach ($all as $p => $d) {
             if ($p === $from || str_starts_with($p, $from . '/')) {
                 unset($all[$p]);
@@ -132,6 +139,7 @@ final class FileCache implements ICache
             }
         }
         $this->save($all);
+        $this->events->dispatchTyped(new CacheEntryUpdatedEvent($this->storage, $to, $id, $this->storage->numericId()));
     }
 
     private function save(array $all): void

@@ -14,6 +14,8 @@ namespace OCA\Harp\Tests\Fake;
 
 use OCA\Harp\AppInfo\Application;
 use OCP\EventDispatcher\IEventDispatcher;
+use OCP\Files\Events\Node\BeforeNodeDeletedEvent;
+use OCP\Files\Events\Node\BeforeNodeRenamedEvent;
 use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
 use OCP\Files\Events\Node\NodeRenamedEvent;
@@ -24,7 +26,6 @@ use OCP\IL10N;
 use OCP\IRequest;
 use OCP\IURLGenerator;
 use OCP\IUserSession;
-use OCP\Server as OcpServer;
 use Psr\Log\LoggerInterface;
 
 final class Server
@@ -58,7 +59,7 @@ final class Server
             @mkdir("$root/data/$u/files", 0777, true);
         }
         $s = self::$current = new self($root);
-        OcpServer::setContainerForTests($s->container);
+        \OC::$server = $s->container;
         $s->app = new Application();
         $s->app->register($s->registration);
         $s->app->boot($s->registration);
@@ -112,8 +113,19 @@ final class Server
     {
         $st = $this->storage($user);
         $internal = 'files/' . ltrim($path, '/');
-        $node = new FakeFile($st, $internal, is_dir($st->getLocalFile($internal)) ? 'dir' : 'file');
-        unlink($st->getLocalFile($internal));
+        $local = $st->getLocalFile($internal);
+        $node = new FakeFile($st, $internal, is_dir($local) ? 'dir' : 'file');
+        // As View::unlink/rmdir: BeforeNodeDeletedEvent, the storage, the cache, NodeDeletedEvent.
+        $this->events->dispatchTyped(new BeforeNodeDeletedEvent($node));
+        if (is_dir($local)) {
+            $it = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($local, \FilesystemIterator::SKIP_DOTS), \RecursiveIteratorIterator::CHILD_FIRST);
+            foreach ($it as $f) {
+                $f->isDir() ? rmdir($f->getPathname()) : unlink($f->getPathname());
+            }
+            rmdir($local);
+        } else {
+            unlink($local);
+        }
         $st->getScanner()->scanFile($internal);
         $this->events->dispatchTyped(new NodeDeletedEvent($node));
     }
@@ -122,11 +134,15 @@ final class Server
     {
         $st = $this->storage($user);
         [$a, $b] = ['files/' . ltrim($from, '/'), 'files/' . ltrim($to, '/')];
-        $source = new FakeFile($st, $a, 'file');
+        $type = is_dir($st->getLocalFile($a)) ? 'dir' : 'file';
+        $source = new FakeFile($st, $a, $type);
+        // As View::rename: the pre-rename hook (BeforeNodeRenamedEvent), the
+        // storage's rename, the Updater moving the cache entry (Cache::move,
+        // which dispatches CacheEntryUpdatedEvent), then NodeRenamedEvent.
+        $this->events->dispatchTyped(new BeforeNodeRenamedEvent($source, new FakeFile($st, $b, $type)));
         rename($st->getLocalFile($a), $st->getLocalFile($b));
-        // Nextcloud's Updater moves the cache entry (Cache::move) rather than rescanning.
         $st->getCache()->move($a, $b);
-        $this->events->dispatchTyped(new NodeRenamedEvent($source, new FakeFile($st, $b)));
+        $this->events->dispatchTyped(new NodeRenamedEvent($source, new FakeFile($st, $b, $type)));
     }
 
     /** @return list<array{level: string, message: string}> what the app logged */

@@ -1,33 +1,25 @@
 <?php
 /**
  * Test stand-in for OCP\Server.
- * Mirrors nextcloud/server lib/public/Server.php (Nextcloud 28-31): same namespace,
- * names, parameter and return types; only what harpbridge uses.
+ * Mirrors nextcloud/server lib/public/Server.php (Nextcloud 28-31): a final
+ * class whose one method, get(string $serviceName), asks the server
+ * container \OC::$server (see stubs/OC.php; the stand-in server sets it).
+ * Checked: signatures (class kind, parent, interfaces; for each method
+ * and constant the stand-in declares: parameters, defaults, return type,
+ * value) compared by tests/check-stubs.php with OCP/Server.php in nextcloud-deps/ocp, which is
+ * nextcloud/server lib/public per branch: stable28 8f6935d8,
+ * stable29 b4e88c70, stable30 48ecbcae, stable31 5ac47a53.
  */
 
 declare(strict_types=1);
 
 namespace OCP;
 
-use Psr\Container\ContainerInterface;
-
-/** In Nextcloud this asks the server container; here the test harness sets it. */
 final class Server
 {
-    private static ?ContainerInterface $container = null;
-
     /** @template T @param class-string<T>|string $serviceName @return T|mixed */
     public static function get(string $serviceName)
     {
-        if (self::$container === null) {
-            throw new \RuntimeException('no server container: the test harness sets one with Server::setContainerForTests()');
-        }
-        return self::$container->get($serviceName);
-    }
-
-    /** Not in Nextcloud: how the stand-in server installs its container. */
-    public static function setContainerForTests(ContainerInterface $c): void
-    {
-        self::$container = $c;
+        return \OC::$server->get($serviceName);
     }
 }
