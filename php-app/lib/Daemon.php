@@ -72,8 +72,9 @@ class Daemon
         try {
             match ($ev->kind) {
                 'file_updated', 'file_deleted' => $this->scanPath($ev->folderId, $ev->path),
-                // Conflict copies were written somewhere in the folders: rescan them, reusing what did not change.
-                'conflict' => $this->scanAll(),
+                // A conflict copy was written next to the file it preserves; an
+                // event without a path (older extensions) rescans every folder.
+                'conflict' => $ev->path !== '' ? $this->scanPath($ev->folderId, $ev->path) : $this->scanAll(),
                 default => null,
             };
         } catch (\Throwable $e) {
