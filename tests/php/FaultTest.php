@@ -219,4 +219,197 @@ final class FaultTest extends TestCase
         measure('fault: apply across SIGKILL, target looked at', $looks, 'times');
         measure('fault: apply across SIGKILL (48 MiB, loopback), test time', round(microtime(true) - $t0, 1), 's');
     }
+
+    /**
+     * Runs $cmd in a private mount namespace with a $size tmpfs mounted at
+     * $mnt (with a `docs` directory in it). The mount exists only in that
+     * namespace and goes away with its last process.
+     */
+    private function inTmpfs(string $mnt, string $size, array $cmd): Process
+    {
+        return $this->track(Process::start(['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
+            'mount -t tmpfs -o size="$1" harp-fault "$0" && mkdir "$0/docs" && shift && exec "$@"', $mnt, $size, ...$cmd]));
+    }
+
+    /** Runs PHP code in the mount namespace of process $pid. @return array decoded JSON output */
+    private function nsPhp(int $pid, string $code, array $args = []): array
+    {
+        [$rc, $out, $err] = Process::start(['nsenter', '-t', (string) $pid, '-m', '--', ...Env::php(), Env::script($code), ...$args])->wait(60);
+        $this->assertSame(0, $rc, "in the namespace: $err $out");
+        return json_decode($out, true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    /**
+     * A full disk: state directory and folder on a 4 MiB tmpfs, filled up
+     * while hooks notify. notify() throws StorageException once the outbox
+     * cannot grow; the owner's status() says the disk is full; verify
+     * passes; and once space is freed, the node carries on by itself: every
+     * acknowledged notify is recorded, and a later change too, no restart.
+     */
+    public function testAFullDiskIsReportedAndTheNodeRecoversByItselfWhenSpaceIsFreed(): void
+    {
+        self::needRoot($this);
+        $t0 = microtime(true);
+        $mnt = Env::tempDir();
+        $owner = $this->inTmpfs($mnt, '4m', [...Env::php(), Env::root() . '/bin/harp', 'serve', '--state-dir', "$mnt/state", '--no-mdns']);
+        Env::waitUntil(fn () => str_contains($owner->stdout(), 'serving') || !$owner->running(), 30, 'the owner to start');
+        $this->assertTrue($owner->running(), $owner->stderr());
+
+        $full = $this->nsPhp($owner->pid, <<<'PHP'
+            [, $state, $mnt] = $argv;
+            $c = new Harp\Client($state);
+            $c->addFolder('docs', "$mnt/docs");
+            for ($f = 0; $f < 5; $f++) { file_put_contents("$mnt/docs/f$f.txt", '0000000'); }
+            // Leave 48 KiB: the store, which grows by pages, runs out first;
+            // the outbox, which grows by records, a little later.
+            file_put_contents("$mnt/filler", str_repeat("\0", (int) disk_free_space($mnt) - 48 * 1024));
+            $acked = 0;
+            $thrown = null;
+            for ($i = 0; $i < 5000 && $thrown === null; $i++) {
+                $p = 'f' . ($i % 5) . '.txt';
+                file_put_contents("$mnt/docs/$p", sprintf('%07d', $i)); // in place: no new block
+                try {
+                    $c->notify('docs', $p);
+                    $acked++;
+                } catch (Harp\Exception\HarpException $e) {
+                    $thrown = [get_class($e), $e->getMessage()];
+                }
+                if ($i % 100 === 0) { usleep(20_000); }
+            }
+            $deadline = microtime(true) + 10;
+            while (($s = $c->status())['last_error'] === null && microtime(true) < $deadline) { usleep(50_000); }
+            echo json_encode(['acked' => $acked, 'thrown' => $thrown, 'status' => $s, 'verify' => $c->verify('docs')]);
+            PHP, ["$mnt/state", $mnt]);
+        $this->assertSame(\Harp\Exception\StorageException::class, $full['thrown'][0] ?? null, 'notify on a full disk: ' . json_encode($full['thrown']));
+        $this->assertMatchesRegularExpression('/full \(no space left\).*not recorded.*free space/', $full['thrown'][1]);
+        $this->assertMatchesRegularExpression('/no space left on the disk; nothing was lost/', (string) $full['status']['last_error'], 'status() says the disk is full');
+        $this->assertLessThan($full['acked'], $full['status']['changes'], 'the owner could not record everything');
+        $this->assertGreaterThan(0, $full['status']['outbox'], 'the rest waits in the outbox');
+        $this->assertTrue($full['verify']['ok'], 'no damage: ' . json_encode($full['verify']));
+        $this->assertTrue($owner->running(), 'the owner is still up');
+
+        // Free the space: the owner takes the backlog by itself, and a new change is recorded.
+        $after = $this->nsPhp($owner->pid, <<<'PHP'
+            [, $state, $mnt, $acked] = $argv;
+            $c = new Harp\Client($state);
+            unlink("$mnt/filler");
+            $deadline = microtime(true) + 15;
+            while ((($s = $c->status())['changes'] < (int) $acked || $s['last_error'] !== null) && microtime(true) < $deadline) { usleep(50_000); }
+            $backlog = $s;
+            file_put_contents("$mnt/docs/new.txt", 'written after the disk had room again');
+            $c->notify('docs', 'new.txt');
+            $deadline = microtime(true) + 15;
+            while (count($c->history('docs', 'new.txt')) === 0 && microtime(true) < $deadline) { usleep(50_000); }
+            echo json_encode(['backlog' => $backlog, 'status' => $c->status(), 'new' => $c->history('docs', 'new.txt'), 'verify' => $c->verify('docs')]);
+            PHP, ["$mnt/state", $mnt, (string) $full['acked']]);
+        $this->assertSame($full['acked'], $after['backlog']['changes'], 'every acknowledged notify recorded once space was freed');
+        $this->assertSame(0, $after['backlog']['outbox']);
+        $this->assertNull($after['backlog']['last_error'], 'the error clears once storage works again');
+        $this->assertCount(1, $after['new'], 'a later change is recorded without a restart');
+        $this->assertSame($full['acked'] + 1, $after['status']['changes']);
+        $this->assertTrue($after['verify']['ok']);
+        $owner->signal(15);
+        [$code, , $err] = $owner->wait(30);
+        $this->assertSame(0, $code, $err);
+        $this->assertStringContainsString('no space left on the disk', $err, 'the owner logged it');
+        $this->assertStringContainsString('intake works again', $err);
+        measure('fault: full disk, notifies acknowledged before notify threw', $full['acked'], 'notifies');
+        measure('fault: full disk, of those recorded before space was freed', $full['status']['changes'], 'notifies');
+        measure('fault: full disk and recovery, test time', round(microtime(true) - $t0, 1), 's');
+    }
+
+    /**
+     * A read-only state directory (a tmpfs remounted read-only): a clear
+     * ConfigException when the owner starts, a StorageException from
+     * notify, and a status() that still answers.
+     */
+    public function testAReadOnlyStateDirectoryIsAClearErrorAtStart(): void
+    {
+        self::needRoot($this);
+        $mnt = Env::tempDir();
+        $script = Env::script(<<<'PHP'
+            [, $stage, $mnt] = $argv;
+            $state = "$mnt/state";
+            if ($stage === 'init') {
+                $n = new Harp\Node($state, ['listen' => '127.0.0.1:0']);
+                $n->addFolder('docs', "$mnt/docs");
+                exit(0);
+            }
+            $try = function (callable $f) {
+                try { $f(); return 'no error'; } catch (Throwable $e) { return [get_class($e), $e->getMessage()]; }
+            };
+            echo json_encode([
+                'node' => $try(fn () => new Harp\Node($state, ['listen' => '127.0.0.1:0'])),
+                'notify' => $try(fn () => (new Harp\Client($state))->notify('docs', 'a.txt')),
+                'status' => (new Harp\Client($state))->status()['running'],
+            ]), "\n";
+            PHP);
+        $php = implode(' ', array_map('escapeshellarg', [...Env::php(), $script]));
+        $serve = implode(' ', array_map('escapeshellarg', [...Env::php(), Env::root() . '/bin/harp', 'serve', '--state-dir', "$mnt/state", '--no-mdns']));
+        $p = Process::start(['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c',
+            "mount -t tmpfs -o size=4m harp-fault \"\$0\" && mkdir \"\$0/docs\" && $php init \"\$0\" && mount -o remount,ro \"\$0\" && $php ro \"\$0\" && $serve; echo \"serve exit \$?\"", $mnt]);
+        [$code, $out, $err] = $p->wait(60);
+        $this->assertSame(0, $code, $err);
+        [$json, $exit] = explode("\n", trim($out), 2);
+        $r = json_decode($json, true, 512, JSON_THROW_ON_ERROR);
+        $this->assertSame(\Harp\Exception\ConfigException::class, $r['node'][0], $json);
+        $this->assertMatchesRegularExpression('/owner lock .*Read-only file system.*must be writable/', $r['node'][1]);
+        $this->assertSame(\Harp\Exception\StorageException::class, $r['notify'][0], $json);
+        $this->assertMatchesRegularExpression('/read-only/', $r['notify'][1]);
+        $this->assertFalse($r['status']);
+        $this->assertSame('serve exit 1', $exit);
+        $this->assertMatchesRegularExpression('/^harp: configuration error: .*must be writable/m', $err, 'harp serve says why');
+    }
+
+    /**
+     * Too few file descriptors. At start: a StorageException that says so
+     * (not a crash, not an "internal error"). While running: the owner's
+     * descriptors are used up by idle control connections; intake fails
+     * with a clear message, the owner stays up, and takes the backlog once
+     * descriptors are free again.
+     */
+    public function testTooManyOpenFilesIsAClearErrorNotACrash(): void
+    {
+        $t0 = microtime(true);
+        // At start, with limits too small to run at all.
+        foreach ([8, 10, 12] as $n) {
+            $state = Env::tempDir() . '/state';
+            $p = Process::start(['prlimit', "--nofile=$n:$n", '--', ...Env::php(), Env::root() . '/bin/harp', 'serve', '--state-dir', $state, '--no-mdns']);
+            [$code, , $err] = $p->wait(30);
+            $this->assertSame(1, $code, "nofile=$n: $err");
+            $this->assertMatchesRegularExpression('/^harp: storage error: .*too many open files; raise the limit \(ulimit -n/m', $err, "nofile=$n");
+            $this->assertStringNotContainsString('internal error', $err);
+        }
+
+        // Running, then starved of descriptors by connections that sit idle.
+        $state = Env::tempDir() . '/state';
+        $owner = $this->track(Process::start(['prlimit', '--nofile=64:64', '--', ...Env::php(), Env::root() . '/bin/harp', 'serve', '--state-dir', $state, '--no-mdns']));
+        Env::waitUntil(fn () => str_contains($owner->stdout(), 'serving') || !$owner->running(), 30, 'the owner to start');
+        $this->assertTrue($owner->running(), $owner->stderr());
+        $held = [];
+        for ($i = 0; $i < 80; $i++) {
+            $s = @stream_socket_client("unix://$state/harp.sock", $errno, $errstr, 1);
+            if ($s !== false) {
+                $held[] = $s;
+            }
+        }
+        usleep(500_000);
+        $c = new Client($state);
+        for ($i = 0; $i < 50; $i++) {
+            $c->notify('docs', "starved/$i.txt"); // the outbox needs no owner
+        }
+        Env::waitUntil(fn () => str_contains($owner->stderr(), 'too many open files'), 15, 'the owner to report it');
+        $this->assertTrue($owner->running(), 'the owner is still up');
+        $held = [];
+        Env::waitUntil(fn () => ($c->status()['changes'] ?? 0) === 50, 20, 'the backlog to be taken');
+        $s = $c->status();
+        $this->assertSame(0, $s['outbox']);
+        $this->assertNull($s['last_error']);
+        $owner->signal(15);
+        [$code, , $err] = $owner->wait(30);
+        $this->assertSame(0, $code, $err);
+        $this->assertStringNotContainsString('internal error', $err);
+        $this->assertStringNotContainsString('panic', $err);
+        measure('fault: too many open files, test time', round(microtime(true) - $t0, 1), 's');
+    }
 }
