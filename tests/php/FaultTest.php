@@ -149,7 +149,7 @@ final class FaultTest extends TestCase
     }
 
     /**
-     * Over loopback: B fetches a 48 MiB file from A. The test polls B's
+     * Over loopback: B fetches a 32 MiB file from A. The test polls B's
      * target path the whole time: it is absent, or complete with the right
      * hash, never anything in between. B is SIGKILLed mid-transfer and
      * restarted; it resumes and completes.
@@ -169,9 +169,9 @@ final class FaultTest extends TestCase
         $rb = Env::tempDir();
         mkdir("$ra/docs");
         mkdir("$rb/docs");
-        $size = 48 * 1024 * 1024;
+        $size = 32 * 1024 * 1024;
         $fh = fopen("$ra/docs/big.bin", 'wb');
-        for ($i = 0; $i < 48; $i++) {
+        for ($i = 0; $i < 32; $i++) {
             fwrite($fh, random_bytes(1024 * 1024));
         }
         fclose($fh);
@@ -217,7 +217,7 @@ final class FaultTest extends TestCase
         $this->assertSame([], glob("$rb/docs/.harp-tmp-*"), 'no temporary file left');
         $this->assertGreaterThan(20, $looks);
         measure('fault: apply across SIGKILL, target looked at', $looks, 'times');
-        measure('fault: apply across SIGKILL (48 MiB, loopback), test time', round(microtime(true) - $t0, 1), 's');
+        measure('fault: apply across SIGKILL (32 MiB, loopback), test time', round(microtime(true) - $t0, 1), 's');
     }
 
     /**
