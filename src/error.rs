@@ -76,8 +76,44 @@ pub type Result<T, E = HarpError> = std::result::Result<T, E>;
 
 impl HarpError {
     /// A storage error with the file or action it concerns.
-    pub fn storage(what: impl std::fmt::Display, err: impl std::fmt::Display) -> Self {
+    /// An I/O error the user can fix (full disk, read-only file system, too
+    /// many open files) gets the same plain-words hint as `io`.
+    pub fn storage(what: impl std::fmt::Display, err: impl std::fmt::Display + 'static) -> Self {
+        if let Some(io) = (&err as &dyn std::any::Any).downcast_ref::<std::io::Error>() {
+            if let Some(hinted) = Self::hinted(&what, io) {
+                return hinted;
+            }
+        }
         HarpError::Storage(format!("{what}: {err}"))
+    }
+
+    /// A storage error from an I/O error, saying in plain words what the
+    /// user can do about the ones they can fix: a full disk, a read-only
+    /// file system, too many open files.
+    pub fn io(what: &str, e: &std::io::Error) -> Self {
+        Self::hinted(&what, e).unwrap_or_else(|| HarpError::Storage(format!("{what}: {e}")))
+    }
+
+    fn hinted(what: &dyn std::fmt::Display, e: &std::io::Error) -> Option<Self> {
+        let hint = match e.raw_os_error() {
+            Some(libc::ENOSPC) => {
+                "no space left on the disk; nothing was lost, free space and Harp carries on by itself"
+            }
+            Some(libc::EDQUOT) => {
+                "the disk quota is exceeded; nothing was lost, free space and Harp carries on by itself"
+            }
+            Some(libc::EROFS) => {
+                "the file system is read-only; Harp needs its state directory and folders writable"
+            }
+            Some(libc::EMFILE) | Some(libc::ENFILE) => {
+                "too many open files; raise the limit (ulimit -n, or LimitNOFILE= in the systemd unit)"
+            }
+            Some(libc::EACCES) | Some(libc::EPERM) => {
+                "permission denied; the state directory and folders must be writable by this user"
+            }
+            _ => return None,
+        };
+        Some(HarpError::Storage(format!("{what}: {hint} ({e})")))
     }
 
     /// A short, stable name for the error kind, used on the control socket

@@ -168,14 +168,32 @@ impl Engine {
 
     /// `applied` for many files, in one store commit.
     pub fn applied_many(&mut self, files: &[(&str, &str, &Version, &Manifest)]) -> Result<()> {
+        self.applied_many_seen(files, &vec![None; files.len()])
+    }
+
+    /// `applied_many`, with the size and mtime each file had when it was
+    /// renamed into place, where the caller knows them. Recording those,
+    /// rather than what the path holds by now, matters: a user's write that
+    /// lands between the rename and this record must not be taken for the
+    /// applied file, or its notify would find it "unchanged" and the
+    /// version would be lost.
+    pub fn applied_many_seen(
+        &mut self,
+        files: &[(&str, &str, &Version, &Manifest)],
+        seen: &[Option<(u64, i64)>],
+    ) -> Result<()> {
         let mut records = Vec::with_capacity(files.len());
-        for (folder, path, v, _) in files {
+        for (i, (folder, path, v, _)) in files.iter().enumerate() {
             let full = self.local_path(folder, path)?;
-            let Seen::File { size, mtime_ns } = look(&full) else {
-                return Err(HarpError::Storage(format!(
-                    "{} vanished after writing",
-                    full.display()
-                )));
+            let (size, mtime_ns) = match (seen.get(i).copied().flatten(), look(&full)) {
+                (Some(s), _) => s,
+                (None, Seen::File { size, mtime_ns }) => (size, mtime_ns),
+                (None, _) => {
+                    return Err(HarpError::Storage(format!(
+                        "{} vanished after writing",
+                        full.display()
+                    )))
+                }
             };
             records.push(FileRecord {
                 size,

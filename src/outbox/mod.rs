@@ -222,10 +222,10 @@ fn outbox_error(dir: &Path, e: std::io::Error) -> HarpError {
     let path = dir.join(OUTBOX_FILE);
     match e.raw_os_error() {
         Some(libc::ENOSPC) | Some(libc::EDQUOT) => HarpError::Storage(format!(
-            "the disk holding {} is full; the change was not recorded, free space and retry",
+            "the disk holding {} is full (no space left); the change was not recorded, free space and retry",
             path.display()
         )),
-        _ => HarpError::storage(format!("outbox {}", path.display()), e),
+        _ => HarpError::io(&format!("outbox {}", path.display()), &e),
     }
 }
 

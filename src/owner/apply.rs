@@ -492,8 +492,7 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
         .map_err(|_| HarpError::Internal("the finisher has stopped".into()))?;
     answer
         .await
-        .map_err(|_| HarpError::Internal("the finisher has stopped".into()))??;
-    Ok(true)
+        .map_err(|_| HarpError::Internal("the finisher has stopped".into()))?
 }
 
 /// A file whose chunks are all written and verified in its temporary file.
@@ -504,7 +503,9 @@ struct Finished {
     manifest: Manifest,
     tmp: PathBuf,
     target: PathBuf,
-    done: oneshot::Sender<Result<()>>,
+    /// Ok(true): in place and recorded; Ok(false): left out because the
+    /// target changed locally meanwhile.
+    done: oneshot::Sender<Result<bool>>,
 }
 
 /// Most files one group commit takes.
@@ -551,8 +552,24 @@ fn finish(shared: &Shared, batch: Vec<Finished>) {
     }
     let mut moved = Vec::with_capacity(batch.len());
     for f in batch {
+        // Checked again right before the rename (fetch checked when it
+        // began): a file the user wrote while its replacement was being
+        // fetched is not overwritten. Its notify records it, as a version
+        // concurrent with this one, so neither is lost; the temporary file
+        // is removed (if this version is still wanted, it is fetched again).
+        if changed_locally(shared, &f.folder, &f.path, &f.target) {
+            let _ = std::fs::remove_file(&f.tmp);
+            let _ = f.done.send(Ok(false));
+            continue;
+        }
+        // The size and mtime of what is renamed into place (the rename
+        // keeps the inode), to be recorded instead of whatever the path
+        // holds by the time the record is written.
+        let seen = std::fs::symlink_metadata(&f.tmp)
+            .ok()
+            .map(|m| (m.len(), crate::engine::mtime_ns(&m)));
         match std::fs::rename(&f.tmp, &f.target) {
-            Ok(()) => moved.push(f),
+            Ok(()) => moved.push((f, seen)),
             Err(e) => {
                 let err = HarpError::storage(format!("renaming {}", f.tmp.display()), e);
                 let _ = f.done.send(Err(err));
@@ -563,13 +580,30 @@ fn finish(shared: &Shared, batch: Vec<Finished>) {
         crate::fsutil::sync_filesystems(parents.iter().map(PathBuf::as_path)).and_then(|()| {
             let rows: Vec<_> = moved
                 .iter()
-                .map(|f| (f.folder.as_str(), f.path.as_str(), &f.version, &f.manifest))
+                .map(|(f, _)| (f.folder.as_str(), f.path.as_str(), &f.version, &f.manifest))
                 .collect();
-            shared.engine.lock().applied_many(&rows)
+            let seen: Vec<_> = moved.iter().map(|(_, s)| *s).collect();
+            shared.engine.lock().applied_many_seen(&rows, &seen)
         });
-    for f in moved {
-        let _ = f.done.send(recorded.clone());
+    for (f, _) in moved {
+        let _ = f.done.send(recorded.clone().map(|()| true));
     }
+}
+
+/// Whether the disk holds something at `target` other than what this
+/// device last recorded there (a write not recorded yet).
+fn changed_locally(shared: &Shared, folder: &str, path: &str, target: &Path) -> bool {
+    let Ok(m) = std::fs::symlink_metadata(target) else {
+        return false; // nothing there (or unreadable: the rename will say)
+    };
+    let same = matches!(shared.store.file(folder, path), Ok(Some(r))
+        if r.size == m.len() && r.mtime_ns == crate::engine::mtime_ns(&m));
+    if !same {
+        warn(&format!(
+            "{folder}/{path} changed locally while its new version was fetched; not overwritten (its notify or a scan records it)"
+        ));
+    }
+    !same
 }
 
 /// A verified chunk is in the temporary file: count it, and let LAN peers

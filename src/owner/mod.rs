@@ -135,6 +135,14 @@ impl Shared {
         *self.last_error.lock() = Some(e.to_string());
     }
 
+    /// Clears `last_error` if it still is `msg` (the trouble is over).
+    fn clear_error(&self, msg: &str) {
+        let mut last = self.last_error.lock();
+        if last.as_deref() == Some(msg) {
+            *last = None;
+        }
+    }
+
     /// The status as `Node::status` and the control socket report it.
     pub fn status(&self, role: &str) -> Result<Value> {
         let changes = self.store.change_count()?;

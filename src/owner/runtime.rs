@@ -34,13 +34,20 @@ pub(super) fn run(
     let s = shared.clone();
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(move || -> Result<()> {
         crate::error::debug_panic_point("runtime.thread");
-        let rt = tokio::runtime::Builder::new_multi_thread()
+        let built = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .max_blocking_threads(4)
             .thread_name("harp-rt")
             .enable_all()
-            .build()
-            .map_err(|e| HarpError::Internal(format!("cannot build the tokio runtime: {e}")))?;
+            .build();
+        let rt = match built {
+            Ok(rt) => rt,
+            // Out of file descriptors, say: the caller's error, not a crash.
+            Err(e) => {
+                let _ = ready.send(Err(HarpError::io("starting the node's runtime", &e)));
+                return Ok(());
+            }
+        };
         let result = rt.block_on(serve(s, ready, stop));
         rt.shutdown_timeout(Duration::from_secs(5));
         result
@@ -176,6 +183,9 @@ fn quic_endpoint(shared: &Shared) -> Result<quinn::Endpoint> {
     })?;
     let cfg = net::tls::server_config(&shared.identity, shared.net.trusted.clone())?;
     quinn::Endpoint::server(cfg, addr).map_err(|e| {
+        if matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
+            return HarpError::io(&format!("opening the QUIC endpoint on {addr}"), &e);
+        }
         HarpError::Config(format!(
             "cannot listen on {addr} (UDP): {e}; choose another port with the 'listen' option or harp.listen"
         ))
@@ -213,13 +223,27 @@ fn bind(shared: &Shared) -> Result<UnixListener> {
 }
 
 async fn intake_loop(shared: Arc<Shared>, dir_watch: DirWatch) -> Result<()> {
+    // The error intake keeps meeting, reported once and shown by status()
+    // as `last_error` until intake succeeds again.
+    let mut failing: Option<String> = None;
     loop {
         let s = shared.clone();
         match tokio::task::spawn_blocking(move || s.intake()).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(_)) => {
+                if let Some(msg) = failing.take() {
+                    shared.clear_error(&msg);
+                    warn("intake works again: the changes that waited in the outbox are recorded");
+                }
+            }
             // Storage trouble (a full disk, say) is reported and retried on
             // the next wake-up or tick; nothing was taken, so nothing is lost.
-            Ok(Err(e)) => shared.set_error(&e),
+            Ok(Err(e)) => {
+                let msg = e.to_string();
+                if failing.as_deref() != Some(msg.as_str()) {
+                    shared.set_error(&e);
+                    failing = Some(msg);
+                }
+            }
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => return Err(HarpError::Internal(format!("intake task failed: {e}"))),
         }

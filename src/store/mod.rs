@@ -26,8 +26,10 @@
 //! Every commit is durable (`Durability::Immediate`): once `record_changes`
 //! returns, a SIGKILL or a power cut cannot take the changes back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 use crate::chain::entry::Entry;
@@ -146,41 +148,68 @@ fn shield<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// The owner's database.
+///
+/// redb fails every operation with `PreviousIo` after one I/O error (a
+/// full disk, say) until the database is closed and opened again. So an
+/// I/O error marks the store as failed, and the next operation reopens it:
+/// the node carries on by itself once the disk has room again. Every
+/// operation holds a read lock on the database for its whole length, so a
+/// reopen (which takes the write lock) never pulls it from under one.
 pub struct Store {
-    db: Database,
+    path: PathBuf,
+    db: RwLock<Option<Database>>,
+    failed: AtomicBool,
 }
 
-fn err(what: &'static str) -> impl Fn(redb::Error) -> HarpError {
-    move |e| match &e {
-        redb::Error::Io(io) if io.raw_os_error() == Some(libc::ENOSPC) => {
-            HarpError::Storage(format!(
-                "{what}: the disk is full; nothing was lost, free space and the node carries on"
-            ))
-        }
-        _ => HarpError::storage(what, e),
+/// A storage error for `what`, with a hint for the I/O errors a user can fix.
+fn describe(what: &str, e: &redb::Error) -> HarpError {
+    match e {
+        redb::Error::Io(io) => crate::error::HarpError::io(what, io),
+        redb::Error::PreviousIo => HarpError::Storage(format!(
+            "{what}: the store met an I/O error earlier and is reopened on the next try; \
+             nothing was lost"
+        )),
+        _ => HarpError::Storage(format!("{what}: {e}")),
     }
+}
+
+/// Error mapping for code that runs before a `Store` exists.
+fn err(what: &'static str) -> impl Fn(redb::Error) -> HarpError {
+    move |e| describe(what, &e)
 }
 
 impl Store {
     /// Opens the database in `dir`, creating it on first use. redb panics
     /// on some kinds of damage; that becomes a `Storage` error here.
     pub fn open(dir: &Path) -> Result<Self> {
-        std::panic::catch_unwind(|| Self::open_inner(dir)).unwrap_or_else(|p| {
+        let path = dir.join(STORE_FILE);
+        let db = Self::open_db(&path)?;
+        Ok(Store {
+            path,
+            db: RwLock::new(Some(db)),
+            failed: AtomicBool::new(false),
+        })
+    }
+
+    fn open_db(path: &Path) -> Result<Database> {
+        std::panic::catch_unwind(|| Self::open_inner(path)).unwrap_or_else(|p| {
             Err(HarpError::Storage(format!(
                 "the store {} is damaged ({}); restore it from a backup",
-                dir.join(STORE_FILE).display(),
+                path.display(),
                 crate::error::panic_message(p.as_ref())
             )))
         })
     }
 
-    fn open_inner(dir: &Path) -> Result<Self> {
-        let path = dir.join(STORE_FILE);
-        let db = Database::create(&path).map_err(|e| {
-            HarpError::Storage(format!(
+    fn open_inner(path: &Path) -> Result<Database> {
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+                HarpError::io(&format!("cannot open the store {}", path.display()), &io)
+            }
+            e => HarpError::Storage(format!(
                 "cannot open the store {}: {e}; if the disk is damaged, restore it from a backup",
                 path.display()
-            ))
+            )),
         })?;
         let txn = db.begin_write().map_err(|e| err("store")(e.into()))?;
         {
@@ -199,14 +228,53 @@ impl Store {
             txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
         }
         txn.commit().map_err(|e| err("store")(e.into()))?;
-        Ok(Store { db })
+        Ok(db)
+    }
+
+    /// Maps a redb error, and marks the store for a reopen after an I/O
+    /// error (redb refuses all further work until then).
+    fn err(&self, what: &'static str) -> impl Fn(redb::Error) -> HarpError + '_ {
+        move |e| {
+            if matches!(
+                e,
+                redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseClosed
+            ) {
+                self.failed.store(true, Ordering::Release);
+            }
+            describe(what, &e)
+        }
+    }
+
+    /// The database, reopened first if an earlier I/O error left it failed.
+    fn db(&self) -> Result<MappedRwLockReadGuard<'_, Database>> {
+        if self.failed.load(Ordering::Acquire) {
+            let mut w = self.db.write();
+            if self.failed.load(Ordering::Acquire) {
+                // Close the failed one first: redb locks its file.
+                drop(w.take());
+                let db = Self::open_db(&self.path)?;
+                *w = Some(db);
+                self.failed.store(false, Ordering::Release);
+                crate::owner::warn(&format!(
+                    "the store {} was reopened after an I/O error",
+                    self.path.display()
+                ));
+            }
+        }
+        RwLockReadGuard::try_map(self.db.read_recursive(), Option::as_ref).map_err(|_| {
+            HarpError::Storage(format!(
+                "the store {} could not be reopened after an I/O error; the next try reopens it",
+                self.path.display()
+            ))
+        })
     }
 
     /// How far intake has read the outbox: its generation and offset.
     pub fn outbox_position(&self) -> Result<Option<(Generation, u64)>> {
         shield(|| {
-            let e = err("reading the outbox position");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading the outbox position");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let meta = txn.open_table(META).map_err(|x| e(x.into()))?;
             let Some(v) = meta.get("outbox").map_err(|x| e(x.into()))? else {
                 return Ok(None);
@@ -233,8 +301,9 @@ impl Store {
         position: (Generation, u64),
         now_ms: u64,
     ) -> Result<Vec<u64>> {
-        let e = err("recording changes");
-        let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+        let e = self.err("recording changes");
+        let db = self.db()?;
+        let txn = db.begin_write().map_err(|x| e(x.into()))?;
         let mut seqs = Vec::with_capacity(notices.len());
         {
             let mut changes = txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
@@ -264,8 +333,9 @@ impl Store {
     /// Number of changes recorded so far.
     pub fn change_count(&self) -> Result<u64> {
         shield(|| {
-            let e = err("counting changes");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("counting changes");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
             t.len().map_err(|x| e(x.into()))
         })
@@ -274,8 +344,9 @@ impl Store {
     /// Up to `limit` changes with a sequence number above `after`, in order.
     pub fn changes(&self, after: u64, limit: usize) -> Result<Vec<Change>> {
         shield(|| {
-            let e = err("reading changes");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading changes");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(CHANGES).map_err(|x| e(x.into()))?;
             let mut out = Vec::new();
             for row in t
@@ -309,8 +380,9 @@ impl Store {
     /// The last journal change already turned into entries (0: none).
     pub fn processed(&self) -> Result<u64> {
         shield(|| {
-            let e = err("reading the store");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading the store");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let meta = txn.open_table(META).map_err(|x| e(x.into()))?;
             let v = meta.get("processed").map_err(|x| e(x.into()))?;
             Ok(
@@ -323,8 +395,9 @@ impl Store {
     /// Writes a batch in one durable transaction.
     pub fn commit(&self, batch: &Batch) -> Result<()> {
         shield(|| {
-            let e = err("writing entries");
-            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            let e = self.err("writing entries");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
             {
                 let mut entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
                 let mut log = txn.open_table(LOG).map_err(|x| e(x.into()))?;
@@ -400,8 +473,9 @@ impl Store {
     /// Number of entries stored.
     pub fn entry_count(&self) -> Result<u64> {
         shield(|| {
-            let e = err("counting entries");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("counting entries");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(LOG).map_err(|x| e(x.into()))?;
             t.len().map_err(|x| e(x.into()))
         })
@@ -411,8 +485,9 @@ impl Store {
     /// order, with the hash the store files it under.
     pub fn for_each_entry(&self, mut f: impl FnMut(u64, &[u8], &[u8]) -> Result<()>) -> Result<()> {
         shield(|| {
-            let e = err("reading entries");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading entries");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let log = txn.open_table(LOG).map_err(|x| e(x.into()))?;
             let entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
             for row in log.iter().map_err(|x| e(x.into()))? {
@@ -430,8 +505,9 @@ impl Store {
     /// An entry's record by hash.
     pub fn entry(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
         shield(|| {
-            let e = err("reading an entry");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading an entry");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
             Ok(t.get(hash.as_slice())
                 .map_err(|x| e(x.into()))?
@@ -442,8 +518,9 @@ impl Store {
     /// The hash of `author`'s entry number `seq`.
     pub fn by_author_seq(&self, author: &[u8; 32], seq: u64) -> Result<Option<Hash>> {
         shield(|| {
-            let e = err("reading an entry");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading an entry");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(AUTHOR_SEQ).map_err(|x| e(x.into()))?;
             Ok(t.get(author_seq_key(author, seq).as_slice())
                 .map_err(|x| e(x.into()))?
@@ -455,8 +532,9 @@ impl Store {
     /// application order.
     pub fn history(&self, folder: &str, path: &str) -> Result<Vec<Vec<u8>>> {
         shield(|| {
-            let e = err("reading history");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading history");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let hist = txn.open_table(PATH_HISTORY).map_err(|x| e(x.into()))?;
             let entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
             let start = history_prefix(folder, path);
@@ -479,8 +557,9 @@ impl Store {
     /// What this device last saw of `path` on disk.
     pub fn file(&self, folder: &str, path: &str) -> Result<Option<FileRecord>> {
         shield(|| {
-            let e = err("reading a file record");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading a file record");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(FILES).map_err(|x| e(x.into()))?;
             Ok(t.get(file_key(folder, path).as_str())
                 .map_err(|x| e(x.into()))?
@@ -491,8 +570,9 @@ impl Store {
     /// Every file record of a folder: path -> record.
     pub fn files(&self, folder: &str) -> Result<std::collections::HashMap<String, FileRecord>> {
         shield(|| {
-            let e = err("reading file records");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading file records");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(FILES).map_err(|x| e(x.into()))?;
             let start = format!("{folder}\0");
             let end = format!("{folder}\u{1}");
@@ -513,8 +593,9 @@ impl Store {
     /// A stored manifest by content hash.
     pub fn manifest(&self, content: &Hash) -> Result<Option<Manifest>> {
         shield(|| {
-            let e = err("reading a manifest");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading a manifest");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
             match t.get(content.as_slice()).map_err(|x| e(x.into()))? {
                 Some(v) => Ok(Some(Manifest::decode(v.value())?)),
@@ -526,8 +607,9 @@ impl Store {
     /// Where a local file holds a chunk: (folder, path, offset, length).
     pub fn chunk_location(&self, chunk: &Hash) -> Result<Option<(String, String, u64, u32)>> {
         shield(|| {
-            let e = err("reading the chunk index");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading the chunk index");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
             let Some(v) = t.get(chunk.as_slice()).map_err(|x| e(x.into()))? else {
                 return Ok(None);
@@ -550,8 +632,9 @@ impl Store {
     /// Maps a folder id to a local directory (replacing an earlier mapping).
     pub fn add_folder(&self, id: &str, path: &str) -> Result<()> {
         shield(|| {
-            let e = err("adding a folder");
-            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            let e = self.err("adding a folder");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
             {
                 let mut t = txn.open_table(FOLDERS).map_err(|x| e(x.into()))?;
                 t.insert(id, path).map_err(|x| e(x.into()))?;
@@ -563,8 +646,9 @@ impl Store {
     /// The folders: (id, local path), sorted by id.
     pub fn folders(&self) -> Result<Vec<(String, String)>> {
         shield(|| {
-            let e = err("reading folders");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading folders");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(FOLDERS).map_err(|x| e(x.into()))?;
             let mut out = Vec::new();
             for row in t.iter().map_err(|x| e(x.into()))? {
@@ -580,8 +664,9 @@ impl Store {
     /// Pins a device, with its static addresses.
     pub fn trust(&self, device: &[u8; 32], addresses: &[String]) -> Result<()> {
         shield(|| {
-            let e = err("saving the trust list");
-            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            let e = self.err("saving the trust list");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
             {
                 let mut t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
                 t.insert(device.as_slice(), addresses.join(",").as_str())
@@ -594,8 +679,9 @@ impl Store {
     /// Removes a device from the trust list.
     pub fn untrust(&self, device: &[u8; 32]) -> Result<()> {
         shield(|| {
-            let e = err("saving the trust list");
-            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            let e = self.err("saving the trust list");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
             {
                 let mut t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
                 t.remove(device.as_slice()).map_err(|x| e(x.into()))?;
@@ -607,8 +693,9 @@ impl Store {
     /// The trust list: (device, static addresses).
     pub fn trusted(&self) -> Result<Vec<([u8; 32], Vec<String>)>> {
         shield(|| {
-            let e = err("reading the trust list");
-            let txn = self.db.begin_read().map_err(|x| e(x.into()))?;
+            let e = self.err("reading the trust list");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
             let mut out = Vec::new();
             for row in t.iter().map_err(|x| e(x.into()))? {
@@ -644,8 +731,9 @@ impl Store {
     /// `put_file` for many files in one commit.
     pub fn put_files(&self, files: &[(&str, &str, &FileRecord, &Manifest)]) -> Result<()> {
         shield(|| {
-            let e = err("recording received files");
-            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            let e = self.err("recording received files");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
             {
                 let mut records = txn.open_table(FILES).map_err(|x| e(x.into()))?;
                 let mut manifests = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
@@ -676,8 +764,9 @@ impl Store {
     /// Forgets a file this device removed because a peer deleted it.
     pub fn drop_file(&self, folder: &str, path: &str) -> Result<()> {
         shield(|| {
-            let e = err("recording a removed file");
-            let txn = self.db.begin_write().map_err(|x| e(x.into()))?;
+            let e = self.err("recording a removed file");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
             {
                 let mut files = txn.open_table(FILES).map_err(|x| e(x.into()))?;
                 files
