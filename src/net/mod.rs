@@ -160,6 +160,9 @@ pub struct Source {
     pub conn: quinn::Connection,
 }
 
+/// How long a new connection waits for the peer's hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Batches of new entry records to push to every connected peer.
 pub type Pushes = tokio::sync::broadcast::Sender<Arc<Vec<Vec<u8>>>>;
 
@@ -340,23 +343,6 @@ impl Runner {
             conn.close(quinn::VarInt::from_u32(2), b"no identity");
             return;
         };
-        let dialler = if outgoing { self.me } else { device };
-        let preferred = dialler == self.me.min(device);
-        {
-            let mut peers = self.net.peers.lock();
-            let p = peers.entry(device).or_default();
-            let live = p.conn.as_ref().filter(|c| c.close_reason().is_none());
-            if live.is_some() && !preferred {
-                conn.close(quinn::VarInt::from_u32(3), b"duplicate");
-                return;
-            }
-            if let Some(old) = p.conn.replace(conn.clone()) {
-                old.close(quinn::VarInt::from_u32(3), b"duplicate");
-            }
-            p.last_error = None;
-            p.backoff = Duration::ZERO;
-        }
-        on_change("peer_found", device);
         // Subscribe before saying what we have, so nothing committed from
         // now on is missed.
         let pushes = self.pushes.subscribe();
@@ -371,11 +357,52 @@ impl Runner {
         }
         let (peer_vv_tx, peer_vv_rx) = tokio::sync::oneshot::channel();
         let reader = tokio::spawn(self.clone().read_streams(conn.clone(), device, peer_vv_tx));
-        let writer =
-            tokio::spawn(
-                self.clone()
-                    .write_entries(conn.clone(), device, peer_vv_rx, pushes),
-            );
+        // The peer counts as connected once its hello arrives: a TLS 1.3
+        // client completes its handshake before the server has checked the
+        // client's certificate, so until then the server may still refuse us.
+        let have = tokio::select! {
+            got = tokio::time::timeout(HELLO_TIMEOUT, peer_vv_rx) => match got {
+                Ok(Ok(have)) => Some(have),
+                _ => None,
+            },
+            _ = conn.closed() => None,
+        };
+        let Some(have) = have else {
+            reader.abort();
+            let why = match conn.close_reason() {
+                Some(reason) => reason.to_string(),
+                None => {
+                    conn.close(quinn::VarInt::from_u32(6), b"no hello");
+                    format!("no hello within {} s", HELLO_TIMEOUT.as_secs())
+                }
+            };
+            if let Some(p) = self.net.peers.lock().get_mut(&device) {
+                p.last_error = Some(why);
+            }
+            return;
+        };
+        let dialler = if outgoing { self.me } else { device };
+        let preferred = dialler == self.me.min(device);
+        {
+            let mut peers = self.net.peers.lock();
+            let p = peers.entry(device).or_default();
+            let live = p.conn.as_ref().filter(|c| c.close_reason().is_none());
+            if live.is_some() && !preferred {
+                reader.abort();
+                conn.close(quinn::VarInt::from_u32(3), b"duplicate");
+                return;
+            }
+            if let Some(old) = p.conn.replace(conn.clone()) {
+                old.close(quinn::VarInt::from_u32(3), b"duplicate");
+            }
+            p.last_error = None;
+            p.backoff = Duration::ZERO;
+        }
+        on_change("peer_found", device);
+        let writer = tokio::spawn(
+            self.clone()
+                .write_entries(conn.clone(), device, have, pushes),
+        );
         let server = tokio::spawn(self.clone().serve_requests(conn.clone()));
         let reason = conn.closed().await;
         reader.abort();
@@ -478,13 +505,9 @@ impl Runner {
         self: Arc<Self>,
         conn: quinn::Connection,
         device: DeviceId,
-        peer_vv: tokio::sync::oneshot::Receiver<HashMap<DeviceId, u64>>,
+        have: HashMap<DeviceId, u64>,
         mut pushes: tokio::sync::broadcast::Receiver<Arc<Vec<Vec<u8>>>>,
     ) {
-        let Ok(Ok(have)) = tokio::time::timeout(Duration::from_secs(30), peer_vv).await else {
-            conn.close(quinn::VarInt::from_u32(6), b"no hello");
-            return;
-        };
         let ledger = self.ledger.clone();
         let missing = match tokio::task::spawn_blocking(move || ledger.entries_since(&have)).await {
             Ok(Ok(m)) => m,

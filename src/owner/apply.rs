@@ -78,6 +78,9 @@ struct Queue {
     /// want whose target is no longer this one is stale and skipped.
     latest: HashMap<Key, Option<Hash>>,
     running: HashMap<Key, Running>,
+    /// Downloads left unfinished (nobody had a chunk): their content, whose
+    /// temporary file is removed once another version is wanted instead.
+    leftovers: HashMap<Key, Hash>,
 }
 
 fn key(w: &Want) -> Key {
@@ -109,6 +112,12 @@ impl Queue {
         for w in wants {
             let k = key(&w);
             let t = target(&w);
+            if let Some(old) = self.leftovers.get(&k).copied() {
+                if Some(old) != t {
+                    discard_tmp(ctx, &k.0, &k.1, &old);
+                    self.leftovers.remove(&k);
+                }
+            }
             if let Some(r) = self.running.get(&k) {
                 if r.content == t {
                     continue; // already on its way
@@ -285,8 +294,15 @@ pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Resu
                     if queue.running.get(&k).is_some_and(|r| r.content == content) {
                         queue.running.remove(&k);
                     }
-                    if let Err(e) = outcome {
-                        warn(&format!("{}/{}: {e}", k.0, k.1));
+                    match (outcome, content) {
+                        // Left unfinished: its temporary file keeps the
+                        // verified chunks for the next try, until a newer
+                        // version makes them useless.
+                        (Ok(false), Some(c)) => {
+                            queue.leftovers.insert(k, c);
+                        }
+                        (Ok(_), _) => {}
+                        (Err(e), _) => warn(&format!("{}/{}: {e}", k.0, k.1)),
                     }
                 }
                 Look::Nothing

@@ -137,7 +137,6 @@ final class ConcurrencyTest extends TestCase
         measure('concurrency: temporary files left over', $tmps, 'files');
         measure('concurrency: edit phase', round($editTime, 1), 's');
         measure('concurrency: test time', round(microtime(true) - $t0, 1), 's');
-        if (getenv('HARP_DEBUG_DUMP')) { file_put_contents('/tmp/conc-a.err', $pa->stderr()); file_put_contents('/tmp/conc-b.err', $pb->stderr()); file_put_contents('/tmp/conc-h.json', json_encode([$a->history('docs', 'doc.txt'), $missing])); }
         $this->assertSame([], $missing, 'versions lost: ' . implode(',', array_slice($missing, 0, 20)));
         $this->assertTrue($a->verify('docs')['ok']);
         $this->assertTrue($b->verify('docs')['ok']);
