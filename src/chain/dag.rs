@@ -120,8 +120,18 @@ struct Node {
 }
 
 /// Entries waiting for a dependency are capped, so a peer cannot fill
-/// memory with orphans.
+/// memory with orphans: at most this many ...
 pub const MAX_PENDING: usize = 100_000;
+/// ... taking at most this much memory (see `footprint`: an entry with
+/// long paths and 256 parents takes ~60 KB while it waits; 100,000 of those
+/// would be 6 GB).
+pub const MAX_PENDING_BYTES: usize = 32 * 1024 * 1024;
+
+/// About what a waiting entry takes in memory: its meta twice (the bytes
+/// and the decoded fields), and an index slot for each dependency.
+fn footprint(e: &Entry) -> usize {
+    2 * e.meta_bytes.len() + 128 * (e.meta.parents.len() + 1) + 256
+}
 
 /// The DAG and the view. One per node, covering all folders.
 #[derive(Default)]
@@ -134,6 +144,8 @@ pub struct Dag {
     /// folder -> path -> maximal versions.
     paths: HashMap<String, BTreeMap<String, Vec<Version>>>,
     pending: HashMap<Hash, Entry>,
+    /// The `footprint` of what `pending` holds.
+    pending_bytes: usize,
     waiting_on: HashMap<Hash, Vec<Hash>>,
 }
 
@@ -245,9 +257,12 @@ impl Dag {
             .filter(|d| !self.nodes.contains_key(d))
             .collect();
         if !missing.is_empty() {
-            if self.pending.len() >= MAX_PENDING {
-                return Err(Problem::Malformed);
+            if self.pending.len() >= MAX_PENDING
+                || self.pending_bytes + footprint(&entry) > MAX_PENDING_BYTES
+            {
+                return Err(Problem::Backlog);
             }
+            self.pending_bytes += footprint(&entry);
             for m in missing {
                 self.waiting_on.entry(m).or_default().push(entry.hash);
             }
@@ -270,6 +285,7 @@ impl Dag {
                 let Some(e) = self.pending.remove(&w) else {
                     continue;
                 };
+                self.pending_bytes = self.pending_bytes.saturating_sub(footprint(&e));
                 // A waiting entry that turns out broken is dropped; the ones
                 // that waited on it stay pending (they can never apply).
                 if let Ok(e) = self.apply(e) {

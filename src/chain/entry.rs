@@ -310,6 +310,9 @@ pub enum Problem {
     UnknownAuthor,
     /// The record cannot be decoded.
     Malformed,
+    /// Its parents have not arrived and too many entries already wait for
+    /// theirs (`dag::MAX_PENDING`, `dag::MAX_PENDING_BYTES`).
+    Backlog,
 }
 
 impl Problem {
@@ -320,6 +323,7 @@ impl Problem {
             Problem::BadSignature => "bad signature",
             Problem::UnknownAuthor => "unknown author",
             Problem::Malformed => "malformed entry",
+            Problem::Backlog => "too many entries wait for their parents",
         }
     }
 }

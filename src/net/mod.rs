@@ -50,6 +50,13 @@ pub struct Peer {
     pub retry_at: Option<Instant>,
     /// Current backoff.
     pub backoff: Duration,
+    /// How many things this peer sent that were refused (malformed frames,
+    /// bad entries, content that does not match its hash, ...).
+    pub refused: u64,
+    /// The latest of them (each reason once, newest last), for `peers()`.
+    pub recent_refused: std::collections::VecDeque<String>,
+    /// Entries it sent that were here already (harmless, and ignored).
+    pub replayed: u64,
 }
 
 /// The network state shared by the runtime and the PHP thread.
@@ -88,6 +95,26 @@ const STREAM_REQUEST: u8 = 3;
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 /// Entries handed to the engine per call when receiving.
 const RECEIVE_BATCH: usize = 1000;
+/// ... or fewer, once they hold this many bytes.
+const RECEIVE_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Largest request frame (a request is a small JSON object).
+const MAX_REQUEST: usize = 4096;
+/// Largest error body in an answer.
+const MAX_ERROR: usize = 4096;
+/// How long a stream may keep us waiting for the next frame (or the rest of
+/// one) before it is stopped: a peer that starts a frame and never finishes
+/// it holds nothing for longer.
+pub const STREAM_IDLE: Duration = Duration::from_secs(10);
+/// Stream error codes (STOP_SENDING): unknown stream type, over a limit,
+/// idle too long.
+const STOP_UNKNOWN: u32 = 4;
+const STOP_TOO_LARGE: u32 = 5;
+const STOP_IDLE: u32 = 6;
+/// Refusals logged per peer before the log thins out to every power of two,
+/// so a flood of bad streams cannot flood the log.
+const LOGGED_REFUSALS: u64 = 10;
+/// Distinct refusal reasons kept per peer for `peers()`.
+const RECENT_REFUSALS: usize = 16;
 /// Entries per outgoing stream.
 const SEND_BATCH: usize = 10_000;
 
@@ -119,8 +146,32 @@ pub enum Request {
     },
 }
 
-/// Asks `conn` for something; Ok(None) when the peer does not have it.
-pub async fn ask(conn: &quinn::Connection, req: &Request) -> Result<Option<Vec<u8>>> {
+/// A peer's answer to a request.
+#[derive(Debug)]
+pub enum Reply {
+    /// The bytes (not yet checked against the hash asked for).
+    Found(Vec<u8>),
+    /// The peer does not hold it.
+    NotHeld,
+    /// The peer announced an answer of this many bytes, more than the
+    /// request can need; it was not read.
+    TooLarge(usize),
+}
+
+impl Request {
+    /// What is asked for, for logs: `chunk <hash>` or `manifest <hash>`.
+    pub fn describe(&self) -> String {
+        match self {
+            Request::Manifest { hash } => format!("manifest {hash}"),
+            Request::Chunk { hash } => format!("chunk {hash}"),
+        }
+    }
+}
+
+/// Asks `conn` for something; an answer longer than `max` bytes is not
+/// read (a chunk is never longer than its manifest says, a manifest never
+/// longer than its file's size implies).
+pub async fn ask(conn: &quinn::Connection, req: &Request, max: usize) -> Result<Reply> {
     let io = |e: String| HarpError::Protocol(format!("request: {e}"));
     let (mut s, mut r) = conn.open_bi().await.map_err(|e| io(e.to_string()))?;
     let body = serde_json::to_vec(req).map_err(|e| HarpError::Internal(e.to_string()))?;
@@ -135,17 +186,38 @@ pub async fn ask(conn: &quinn::Connection, req: &Request) -> Result<Option<Vec<u
         .await
         .map_err(|e| io(e.to_string()))?;
     let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    if n > MAX_RESPONSE {
-        return Err(io(format!("response of {n} bytes is too large")));
+    let limit = if head[0] == 0 {
+        max.min(MAX_RESPONSE)
+    } else {
+        MAX_ERROR
+    };
+    if n > limit {
+        let _ = r.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
+        return Ok(Reply::TooLarge(n));
     }
     let mut out = vec![0u8; n];
     r.read_exact(&mut out)
         .await
         .map_err(|e| io(e.to_string()))?;
     match head[0] {
-        0 => Ok(Some(out)),
-        1 => Ok(None),
+        0 => Ok(Reply::Found(out)),
+        1 => Ok(Reply::NotHeld),
         _ => Err(io(String::from_utf8_lossy(&out).into_owned())),
+    }
+}
+
+/// Waits at most STREAM_IDLE for a read; what failed is named by `what`.
+async fn idle<T, E: std::fmt::Display>(
+    what: &str,
+    read: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> Result<T> {
+    match tokio::time::timeout(STREAM_IDLE, read).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(HarpError::Protocol(format!("{what}: {e}"))),
+        Err(_) => Err(HarpError::Protocol(format!(
+            "{what}: nothing received for {} s; stream stopped",
+            STREAM_IDLE.as_secs()
+        ))),
     }
 }
 
@@ -207,6 +279,38 @@ impl Net {
         }
     }
 
+    /// Records that `device` sent something this node refused, and logs it
+    /// (every one of the first few per peer, then every power of two).
+    pub fn refuse(&self, device: &DeviceId, what: &str) {
+        let n = {
+            let mut peers = self.peers.lock();
+            let Some(p) = peers.get_mut(device) else {
+                crate::owner::warn(&format!("refused from {}: {what}", device.short()));
+                return;
+            };
+            p.refused += 1;
+            p.recent_refused.retain(|r| r != what);
+            if p.recent_refused.len() >= RECENT_REFUSALS {
+                p.recent_refused.pop_front();
+            }
+            p.recent_refused.push_back(what.to_string());
+            p.refused
+        };
+        if n <= LOGGED_REFUSALS || n.is_power_of_two() {
+            crate::owner::warn(&format!(
+                "refused from {}: {what} ({n} refused from it so far)",
+                device.short()
+            ));
+        }
+    }
+
+    /// Counts entries `device` sent that were here already.
+    pub fn replayed(&self, device: &DeviceId, n: u64) {
+        if let Some(p) = self.peers.lock().get_mut(device) {
+            p.replayed += n;
+        }
+    }
+
     /// The peers as PHP sees them.
     pub fn peers_json(&self) -> Value {
         let peers = self.peers.lock();
@@ -232,6 +336,10 @@ impl Net {
                         "bytes_in": stats.as_ref().map(|s| s.udp_rx.bytes).unwrap_or(0),
                         "bytes_out": stats.as_ref().map(|s| s.udp_tx.bytes).unwrap_or(0),
                         "last_error": p.last_error,
+                        "refused": p.refused,
+                        "last_refused": p.recent_refused.back(),
+                        "recent_refused": p.recent_refused,
+                        "replayed": p.replayed,
                     })
                 })
                 .collect(),
@@ -286,6 +394,38 @@ pub async fn recv_frame<T: for<'de> Deserialize<'de>>(mut r: quinn::RecvStream) 
     }
     serde_json::from_slice(&body[4..])
         .map_err(|e| HarpError::Protocol(format!("malformed frame: {e}")))
+}
+
+/// Reads a request frame: type byte, length, JSON body, each part within
+/// STREAM_IDLE, the body at most MAX_REQUEST bytes.
+async fn read_request(r: &mut quinn::RecvStream) -> Result<Vec<u8>> {
+    let mut kind = [0u8; 1];
+    idle("request", r.read_exact(&mut kind)).await?;
+    if kind[0] != STREAM_REQUEST {
+        let _ = r.stop(quinn::VarInt::from_u32(STOP_UNKNOWN));
+        return Err(HarpError::Protocol(format!(
+            "a bidirectional stream of unknown type {}; stopped",
+            kind[0]
+        )));
+    }
+    let mut len = [0u8; 4];
+    if let Err(e) = idle("request: truncated length", r.read_exact(&mut len)).await {
+        let _ = r.stop(quinn::VarInt::from_u32(STOP_IDLE));
+        return Err(e);
+    }
+    let n = u32::from_be_bytes(len) as usize;
+    if n > MAX_REQUEST {
+        let _ = r.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
+        return Err(HarpError::Protocol(format!(
+            "request of {n} bytes exceeds {MAX_REQUEST}; stream stopped"
+        )));
+    }
+    let mut body = vec![0u8; n];
+    if let Err(e) = idle("request: truncated body", r.read_exact(&mut body)).await {
+        let _ = r.stop(quinn::VarInt::from_u32(STOP_IDLE));
+        return Err(e);
+    }
+    Ok(body)
 }
 
 /// What the runtime needs to run the network.
@@ -403,7 +543,7 @@ impl Runner {
             self.clone()
                 .write_entries(conn.clone(), device, have, pushes),
         );
-        let server = tokio::spawn(self.clone().serve_requests(conn.clone()));
+        let server = tokio::spawn(self.clone().serve_requests(conn.clone(), device));
         let reason = conn.closed().await;
         reader.abort();
         writer.abort();
@@ -432,59 +572,80 @@ impl Runner {
         let mut peer_vv = Some(peer_vv);
         while let Ok(mut r) = conn.accept_uni().await {
             let mut kind = [0u8; 1];
-            if r.read_exact(&mut kind).await.is_err() {
-                continue;
-            }
-            match kind[0] {
-                STREAM_HELLO => match recv_frame::<Hello>(r).await {
-                    Ok(h) => {
-                        if let Some(p) = self.net.peers.lock().get_mut(&device) {
-                            p.name = Some(h.name.clone());
-                        }
-                        if let Some(tx) = peer_vv.take() {
-                            let _ = tx.send(parse_vv(&h.vv));
+            let outcome = match idle("stream type", r.read_exact(&mut kind)).await {
+                Err(e) => Err(e),
+                Ok(()) => match kind[0] {
+                    STREAM_HELLO => {
+                        match idle("hello", async { recv_frame::<Hello>(r).await }).await {
+                            Ok(h) => {
+                                if let Some(p) = self.net.peers.lock().get_mut(&device) {
+                                    p.name = Some(h.name.clone());
+                                }
+                                if let Some(tx) = peer_vv.take() {
+                                    let _ = tx.send(parse_vv(&h.vv));
+                                }
+                                Ok(())
+                            }
+                            Err(e) => Err(e),
                         }
                     }
-                    Err(e) => crate::owner::warn(&format!("hello from {}: {e}", device.short())),
+                    STREAM_ENTRIES => self.read_entries(r, device).await,
+                    other => {
+                        let _ = r.stop(quinn::VarInt::from_u32(STOP_UNKNOWN));
+                        Err(HarpError::Protocol(format!(
+                            "a stream of unknown type {other}; stopped"
+                        )))
+                    }
                 },
-                STREAM_ENTRIES => {
-                    if let Err(e) = self.read_entries(r, device).await {
-                        crate::owner::warn(&format!("entries from {}: {e}", device.short()));
-                    }
-                }
-                other => {
-                    crate::owner::warn(&format!(
-                        "{} opened a stream of unknown type {other}; ignored",
-                        device.short()
-                    ));
-                    let _ = r.stop(quinn::VarInt::from_u32(4));
-                }
+            };
+            match outcome {
+                Ok(()) => {}
+                // What the peer sent: refused, counted and logged.
+                Err(HarpError::Protocol(m)) => self.net.refuse(&device, &m),
+                // Our own trouble (a full disk, say): logged.
+                Err(e) => crate::owner::warn(&format!("entries from {}: {e}", device.short())),
             }
         }
     }
 
+    /// Reads an entries stream, handing its records to the engine in
+    /// batches of bounded size. Errors in what the peer sent are
+    /// `HarpError::Protocol`.
     async fn read_entries(&self, mut r: quinn::RecvStream, device: DeviceId) -> Result<()> {
         let io = |e: String| HarpError::Protocol(e);
         let mut batch = Vec::new();
+        let mut bytes = 0;
         loop {
             let mut len = [0u8; 4];
-            match r.read_exact(&mut len).await {
-                Ok(()) => {}
-                Err(quinn::ReadExactError::FinishedEarly(0)) => break,
-                Err(e) => return Err(io(format!("reading: {e}"))),
+            match tokio::time::timeout(STREAM_IDLE, r.read_exact(&mut len)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(quinn::ReadExactError::FinishedEarly(0))) => break,
+                Ok(Err(e)) => return Err(io(format!("entries: reading a record length: {e}"))),
+                Err(_) => {
+                    let _ = r.stop(quinn::VarInt::from_u32(STOP_IDLE));
+                    return Err(io(format!(
+                        "entries: nothing received for {} s; stream stopped",
+                        STREAM_IDLE.as_secs()
+                    )));
+                }
             }
             let n = u32::from_be_bytes(len) as usize;
             if n > MAX_RECORD {
-                let _ = r.stop(quinn::VarInt::from_u32(5));
-                return Err(io(format!("record of {n} bytes exceeds {MAX_RECORD}")));
+                let _ = r.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
+                return Err(io(format!(
+                    "entries: record of {n} bytes exceeds {MAX_RECORD}; stream stopped"
+                )));
             }
             let mut rec = vec![0u8; n];
-            r.read_exact(&mut rec)
-                .await
-                .map_err(|e| io(format!("reading: {e}")))?;
+            if let Err(e) = idle("entries: truncated record", r.read_exact(&mut rec)).await {
+                let _ = r.stop(quinn::VarInt::from_u32(STOP_IDLE));
+                return Err(e);
+            }
+            bytes += n;
             batch.push(rec);
-            if batch.len() >= RECEIVE_BATCH {
+            if batch.len() >= RECEIVE_BATCH || bytes >= RECEIVE_BATCH_BYTES {
                 self.hand_over(device, std::mem::take(&mut batch)).await?;
+                bytes = 0;
             }
         }
         if !batch.is_empty() {
@@ -536,35 +697,39 @@ impl Runner {
         }
     }
 
-    /// Answers the peer's requests.
-    async fn serve_requests(self: Arc<Self>, conn: quinn::Connection) {
+    /// Answers the peer's requests, each on its own task. Quinn bounds how
+    /// many are open at once (`tls::MAX_BIDI_STREAMS`); each is read within
+    /// STREAM_IDLE and is at most MAX_REQUEST bytes.
+    async fn serve_requests(self: Arc<Self>, conn: quinn::Connection, device: DeviceId) {
         while let Ok((mut s, mut r)) = conn.accept_bi().await {
             let ledger = self.ledger.clone();
+            let net = self.net.clone();
             tokio::spawn(async move {
-                let mut head = [0u8; 5];
-                if r.read_exact(&mut head).await.is_err() || head[0] != STREAM_REQUEST {
-                    let _ = r.stop(quinn::VarInt::from_u32(4));
-                    return;
-                }
-                let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-                if n > MAX_FRAME {
-                    let _ = r.stop(quinn::VarInt::from_u32(5));
-                    return;
-                }
-                let mut body = vec![0u8; n];
-                if r.read_exact(&mut body).await.is_err() {
-                    return;
-                }
+                let body = match read_request(&mut r).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        net.refuse(&device, &e.to_string());
+                        return;
+                    }
+                };
                 let answer = match serde_json::from_slice::<Request>(&body) {
                     Ok(req) => tokio::task::spawn_blocking(move || ledger.serve(&req))
                         .await
                         .unwrap_or_else(|e| Err(HarpError::Internal(e.to_string()))),
-                    Err(e) => Err(HarpError::Protocol(format!("malformed request: {e}"))),
+                    Err(e) => {
+                        let e = HarpError::Protocol(format!("malformed request: {e}"));
+                        net.refuse(&device, &e.to_string());
+                        Err(e)
+                    }
                 };
                 let (status, bytes) = match answer {
                     Ok(Some(b)) => (0u8, b),
                     Ok(None) => (1, Vec::new()),
-                    Err(e) => (2, e.to_string().into_bytes()),
+                    Err(e) => {
+                        let mut m = e.to_string().into_bytes();
+                        m.truncate(MAX_ERROR);
+                        (2, m)
+                    }
                 };
                 let mut out = Vec::with_capacity(5 + bytes.len());
                 out.push(status);

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use tokio::task::JoinSet;
 
-use super::{ask, Request, Source};
+use super::{ask, Net, Reply, Request, Source};
 use crate::error::{HarpError, Result};
 use crate::identity::DeviceId;
 
@@ -96,12 +96,29 @@ pub struct Scheduler {
     stats: Mutex<HashMap<DeviceId, PeerStats>>,
     /// Signalled whenever a request ends and frees room in a queue.
     freed: tokio::sync::Notify,
+    /// Where a peer's wrong answers are counted (see `Net::refuse`).
+    net: Option<Arc<Net>>,
 }
 
 impl Scheduler {
     /// A new scheduler that knows nothing yet.
     pub fn new() -> Arc<Scheduler> {
         Arc::new(Scheduler::default())
+    }
+
+    /// A scheduler that counts peers' wrong answers in `net`'s peers.
+    pub fn with_net(net: Arc<Net>) -> Arc<Scheduler> {
+        Arc::new(Scheduler {
+            net: Some(net),
+            ..Scheduler::default()
+        })
+    }
+
+    fn refuse(&self, device: &DeviceId, what: &str) {
+        match &self.net {
+            Some(net) => net.refuse(device, what),
+            None => crate::owner::warn(&format!("{}: {what}", device.short())),
+        }
     }
 
     /// The expected time for `peer` to answer a request of `len` bytes.
@@ -132,8 +149,11 @@ impl Scheduler {
 
     /// Asks the best of `candidates` for `req` (about `len` bytes), hedging
     /// to the next one when an answer is late, and moving on when a peer
-    /// does not have it or fails. Returns the first answer that `accept`
-    /// takes, with the peer that sent it; None when no candidate has it.
+    /// does not have it or fails. `len` is the answer's size (a chunk) or
+    /// the most it can be (a manifest): a longer answer is refused unread.
+    /// Returns the first answer that `accept` takes, with the peer that
+    /// sent it; None when no candidate has it. A peer whose answer `accept`
+    /// refuses (bytes that do not match their hash) is counted and logged.
     /// Requests still running when this returns are cancelled.
     pub async fn fetch(
         self: &Arc<Self>,
@@ -143,7 +163,7 @@ impl Scheduler {
         accept: impl Fn(&[u8]) -> bool,
     ) -> Option<(Vec<u8>, DeviceId)> {
         let mut left = candidates;
-        let mut running: JoinSet<(DeviceId, Result<Option<Vec<u8>>>)> = JoinSet::new();
+        let mut running: JoinSet<(DeviceId, Result<Reply>)> = JoinSet::new();
         let mut hedge_at = Instant::now();
         loop {
             // Start the best remaining candidate that has room when nothing
@@ -177,16 +197,23 @@ impl Scheduler {
             let hedge = tokio::time::sleep_until(hedge_at.into());
             tokio::select! {
                 done = running.join_next() => match done {
-                    Some(Ok((device, Ok(Some(bytes))))) => {
+                    Some(Ok((device, Ok(Reply::Found(bytes))))) => {
                         if accept(&bytes) {
                             return Some((bytes, device));
                         }
-                        crate::owner::warn(&format!(
-                            "{} sent bytes that do not match their hash; ignored",
-                            device.short()
+                        self.refuse(&device, &format!(
+                            "answered {} with {} bytes that do not match its hash; ignored",
+                            req.describe(),
+                            bytes.len()
                         ));
                     }
-                    Some(Ok((_, Ok(None)))) => {}
+                    Some(Ok((device, Ok(Reply::TooLarge(n))))) => {
+                        self.refuse(&device, &format!(
+                            "announced {n} bytes for {}, which needs at most {len}; not read",
+                            req.describe()
+                        ));
+                    }
+                    Some(Ok((_, Ok(Reply::NotHeld)))) => {}
                     Some(Ok((device, Err(e)))) => {
                         crate::owner::warn(&format!("asking {}: {e}", device.short()));
                     }
@@ -208,16 +235,17 @@ impl Scheduler {
     }
 
     /// One request to one peer, counted in its figures.
-    async fn ask_one(&self, peer: &Source, req: &Request, len: u64) -> Result<Option<Vec<u8>>> {
+    async fn ask_one(&self, peer: &Source, req: &Request, len: u64) -> Result<Reply> {
         let _counted = InFlight::start(self, peer.device, len);
-        let answer = match tokio::time::timeout(REQUEST_TIMEOUT, ask(&peer.conn, req)).await {
+        let max = usize::try_from(len).unwrap_or(usize::MAX);
+        let answer = match tokio::time::timeout(REQUEST_TIMEOUT, ask(&peer.conn, req, max)).await {
             Ok(r) => r,
             Err(_) => Err(HarpError::Protocol(format!(
                 "no answer within {} s",
                 REQUEST_TIMEOUT.as_secs()
             ))),
         };
-        if let Ok(Some(bytes)) = &answer {
+        if let Ok(Reply::Found(bytes)) = &answer {
             self.answered(peer.device, bytes.len() as u64);
         }
         answer

@@ -209,8 +209,26 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Request streams a peer may have open at once (the requester limits
+/// itself to 64 chunk requests in flight, plus hedges and manifests).
+pub const MAX_BIDI_STREAMS: u32 = 128;
+/// Entry and hello streams a peer may have open at once (read one after
+/// the other, so more would only wait).
+pub const MAX_UNI_STREAMS: u32 = 16;
+/// Bytes a peer may send on one stream before we read them.
+pub const STREAM_WINDOW: u32 = 1_250_000;
+/// Bytes a peer may send on a whole connection before we read them: with
+/// the stream limits, what bounds the memory one peer's unread data takes.
+pub const CONNECTION_WINDOW: u32 = 32 * 1024 * 1024;
+
 fn transport() -> Result<Arc<quinn::TransportConfig>> {
     let mut t = quinn::TransportConfig::default();
+    // quinn's defaults are 100 streams of each kind and an unbounded
+    // connection window; a trusted but hostile peer gets no more than this.
+    t.max_concurrent_bidi_streams(quinn::VarInt::from_u32(MAX_BIDI_STREAMS));
+    t.max_concurrent_uni_streams(quinn::VarInt::from_u32(MAX_UNI_STREAMS));
+    t.stream_receive_window(quinn::VarInt::from_u32(STREAM_WINDOW));
+    t.receive_window(quinn::VarInt::from_u32(CONNECTION_WINDOW));
     t.max_idle_timeout(Some(
         quinn::IdleTimeout::try_from(Duration::from_secs(30))
             .map_err(|e| HarpError::Internal(e.to_string()))?,

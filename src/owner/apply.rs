@@ -399,7 +399,7 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
         Some(m) => m,
         // Its own route: waiting for a LAN peer's manifest must not send
         // the chunks over the WAN.
-        None => match fetch_manifest(ctx, &v.content).await? {
+        None => match fetch_manifest(ctx, &v.content, v.size).await? {
             Some(m) => m,
             None => return Ok(false),
         },
@@ -785,11 +785,20 @@ async fn ask_nearest(
     }
 }
 
-async fn fetch_manifest(ctx: &Ctx, content: &Hash) -> Result<Option<Manifest>> {
+/// The most bytes the manifest of a `size`-byte file can take: FastCDC's
+/// chunks are at least MIN_CHUNK (all but the last), so this allows four
+/// times as many as a file can have, and a peer cannot make this device
+/// take 64 MiB for a small file's manifest.
+fn manifest_bound(size: u64) -> u64 {
+    let slack = (crate::manifest::MIN_CHUNK / 4) as u64;
+    (4096 + 36 * (size / slack)).min(64 * 1024 * 1024)
+}
+
+async fn fetch_manifest(ctx: &Ctx, content: &Hash, size: u64) -> Result<Option<Manifest>> {
     let req = Request::Manifest { hash: hex(content) };
     let route = Mutex::new(Route::new());
     let matches = |b: &[u8]| &<[u8; 32]>::from(Sha3_256::digest(b)) == content;
-    match ask_nearest(ctx, &req, 4096, &route, matches).await? {
+    match ask_nearest(ctx, &req, manifest_bound(size), &route, matches).await? {
         Some((bytes, _)) => Ok(Some(Manifest::decode(&bytes)?)),
         None => Ok(None),
     }

@@ -306,8 +306,11 @@ impl crate::net::Ledger for Shared {
 
     fn receive(&self, from: DeviceId, records: Vec<Vec<u8>>) -> Result<()> {
         let r = self.engine.lock().receive(&records)?;
-        for (id, why) in r.refused.iter().take(10) {
-            warn(&format!("refused entry {id} from {}: {why}", from.short()));
+        for (id, why) in &r.refused {
+            self.net.refuse(&from, &format!("entry {id}: {why}"));
+        }
+        if r.duplicates > 0 {
+            self.net.replayed(&from, r.duplicates);
         }
         if r.applied > 0 {
             self.apply_wake.notify_one();

@@ -1,0 +1,1095 @@
+//! Harp under attack (issue 7, points 2 and 3): a real owner node on
+//! 127.0.0.1 (no mDNS) against a hand-made hostile peer built from the
+//! crate's own pieces: a device key the node trusts, a quinn client with the
+//! crate's TLS configuration, and raw streams written by hand.
+//!
+//! For every attack the node refuses with a specific reason (counted per
+//! peer in `peers()`: `refused`, `recent_refused`), its memory stays bounded,
+//! an honest node still syncs a file through it, and `verify` passes.
+//! Impostors (untrusted keys, a trusted name on another key, a stolen
+//! certificate, a device untrusted while connected) get no connection and no
+//! byte. Traffic stays on loopback; every wait is bounded.
+//!
+//! The tests run one at a time (SERIAL), so that the RSS each one measures
+//! is its own.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test harness
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use harp::chain::entry::Meta;
+use harp::chain::{link, Hash, GENESIS};
+use harp::control::Op;
+use harp::engine::hex;
+use harp::identity::{DeviceId, DeviceKey};
+use harp::manifest::{Chunk, Manifest};
+use harp::net::{tls, Hello};
+use harp::outbox::ChangeKind;
+use harp::owner::{Config, Owner};
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use serde_json::Value;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + timeout;
+    while !done() {
+        assert!(
+            Instant::now() < end,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// This process's resident memory, in bytes.
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// Samples RSS every 20 ms until dropped; `peak` is the highest seen.
+struct RssWatch {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RssWatch {
+    fn start() -> RssWatch {
+        let peak = Arc::new(AtomicU64::new(rss()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(rss(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        RssWatch {
+            peak,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed).max(rss())
+    }
+
+    /// Prints the peak growth over `before` so far (shown with --nocapture).
+    fn report(&self, phase: &str, before: u64, t0: Instant) {
+        let mb = self.peak().saturating_sub(before) >> 20;
+        eprintln!("{phase}: peak RSS +{mb} MB, {:?}", t0.elapsed());
+    }
+}
+
+impl Drop for RssWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A real owner node with one folder, `docs`.
+struct Node {
+    owner: Owner,
+    id: DeviceId,
+    addr: SocketAddr,
+    folder: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn start(name: &str) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("docs");
+        let config = Config {
+            name: name.into(),
+            listen: "127.0.0.1:0".into(),
+            mdns: false,
+        };
+        let mut owner = Owner::open(&dir.path().join("state"), config).unwrap();
+        owner.add_folder("docs", &folder).unwrap();
+        owner.start().unwrap();
+        let addr = owner.status().unwrap()["listen"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let id = owner.device_id();
+        let folder = folder.canonicalize().unwrap();
+        Node {
+            owner,
+            id,
+            addr,
+            folder,
+            dir,
+        }
+    }
+
+    fn trust(&mut self, id: DeviceId, at: Option<SocketAddr>) {
+        let addresses = at.map(|a| vec![a.to_string()]).unwrap_or_default();
+        let device = id.to_string();
+        self.owner.call(Op::Trust { device, addresses }).unwrap();
+    }
+
+    fn untrust(&mut self, id: DeviceId) {
+        let device = id.to_string();
+        self.owner.call(Op::Untrust { device }).unwrap();
+    }
+
+    fn peer(&mut self, id: DeviceId) -> Option<Value> {
+        let peers = self.owner.call(Op::Peers).unwrap();
+        let want = id.to_string();
+        peers
+            .as_array()?
+            .iter()
+            .find(|p| p["device_id"] == want)
+            .cloned()
+    }
+
+    fn connected(&mut self, id: DeviceId) -> bool {
+        self.peer(id).is_some_and(|p| p["connected"] == true)
+    }
+
+    fn refused(&mut self, id: DeviceId) -> u64 {
+        self.peer(id)
+            .and_then(|p| p["refused"].as_u64())
+            .unwrap_or(0)
+    }
+
+    /// The refusal reasons recorded for `id`, newest last.
+    fn refusals(&mut self, id: DeviceId) -> Vec<String> {
+        self.peer(id)
+            .and_then(|p| {
+                p["recent_refused"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(String::from))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits until `id` has a refusal containing every one of `needles`.
+    fn expect_refusal(&mut self, id: DeviceId, needles: &[&str]) -> String {
+        let mut found = None;
+        let what = format!("a refusal with {needles:?}");
+        wait_until(&what, WAIT, || {
+            found = self
+                .refusals(id)
+                .into_iter()
+                .rev()
+                .find(|r| needles.iter().all(|n| r.contains(n)));
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
+    fn entries(&mut self) -> u64 {
+        self.owner.status().unwrap()["entries"].as_u64().unwrap()
+    }
+
+    fn assert_verifies(&mut self) {
+        let v = self
+            .owner
+            .call(Op::Verify {
+                folder: "docs".into(),
+            })
+            .unwrap();
+        assert_eq!(v["ok"], true, "verify after the attack: {v}");
+    }
+
+    /// The node's folder holds exactly these files (temporary files aside).
+    fn files(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.folder.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(&self.folder).unwrap();
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// A second, honest node writes a file; it must reach `node`. Returns the
+/// honest node (kept alive by the caller while it matters).
+fn honest_sync(node: &mut Node, name: &str) -> Node {
+    let mut honest = Node::start("honest");
+    node.trust(honest.id, None);
+    honest.trust(node.id, Some(node.addr));
+    let mut bytes = vec![0u8; 300_000];
+    let mut x = blake3::Hasher::new();
+    x.update(name.as_bytes());
+    x.finalize_xof().fill(&mut bytes);
+    std::fs::write(honest.folder.join(name), &bytes).unwrap();
+    let folder = "docs".to_string();
+    honest.owner.call(Op::Scan { folder }).unwrap();
+    let target = node.folder.join(name);
+    wait_until("the honest node's file to arrive", WAIT, || {
+        std::fs::read(&target).ok().as_deref() == Some(&bytes[..])
+    });
+    honest
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The hostile peer: trusted by the node, connected with the crate's own
+/// TLS configuration, and free to write anything on its streams.
+struct Hostile {
+    key: DeviceKey,
+    id: DeviceId,
+    conn: quinn::Connection,
+    _ep: quinn::Endpoint,
+    /// Streams kept open on purpose (never finished).
+    held: Vec<quinn::SendStream>,
+    /// Last in the struct: dropped after the connection.
+    rt: tokio::runtime::Runtime,
+}
+
+fn key(seed: u8) -> DeviceKey {
+    DeviceKey::from_seed([seed; 32])
+}
+
+impl Hostile {
+    /// Makes `node` trust a new device, dials it, sends a hello.
+    fn join(node: &mut Node, seed: u8) -> Hostile {
+        let key = key(seed);
+        let id = key.device_id();
+        node.trust(id, None);
+        let rt = runtime();
+        let (ep, conn) = rt
+            .block_on(dial(&key, node.id, node.addr))
+            .expect("a trusted device connects");
+        let h = Hostile {
+            key,
+            id,
+            conn,
+            _ep: ep,
+            held: Vec::new(),
+            rt,
+        };
+        let conn = h.conn.clone();
+        h.rt.block_on(async move {
+            let hello = Hello {
+                v: 1,
+                name: "hostile".into(),
+                vv: vec![],
+            };
+            harp::net::send_frame(conn.open_uni().await.unwrap(), &hello)
+                .await
+                .unwrap();
+        });
+        wait_until("the node to see the hostile peer", WAIT, || {
+            node.connected(id)
+        });
+        h
+    }
+
+    /// A unidirectional stream with these bytes; finished unless `hold`.
+    fn uni(&mut self, bytes: &[u8], hold: bool) {
+        let conn = self.conn.clone();
+        let bytes = bytes.to_vec();
+        let s = self.rt.block_on(async move {
+            let mut s = conn.open_uni().await.unwrap();
+            // The node may stop the stream before it has all of it.
+            let _ = s.write_all(&bytes).await;
+            if !hold {
+                let _ = s.finish();
+            }
+            s
+        });
+        if hold {
+            self.held.push(s);
+        }
+    }
+
+    /// A request stream with these bytes; returns the answer's bytes (empty
+    /// when the node stopped it), or holds it open unanswered.
+    fn bi(&mut self, bytes: &[u8], hold: bool) -> Vec<u8> {
+        let conn = self.conn.clone();
+        let bytes = bytes.to_vec();
+        let (s, answer) = self.rt.block_on(async move {
+            let (mut s, mut r) = conn.open_bi().await.unwrap();
+            let _ = s.write_all(&bytes).await;
+            if hold {
+                return (Some(s), Vec::new());
+            }
+            let _ = s.finish();
+            let answer = tokio::time::timeout(WAIT, r.read_to_end(1 << 20))
+                .await
+                .expect("the node answers or stops the stream")
+                .unwrap_or_default();
+            (None, answer)
+        });
+        if let Some(s) = s {
+            self.held.push(s);
+        }
+        answer
+    }
+
+    /// An entries stream carrying these records.
+    fn entries(&mut self, records: &[Vec<u8>]) {
+        let mut buf = vec![2u8];
+        for r in records {
+            buf.extend_from_slice(&(r.len() as u32).to_be_bytes());
+            buf.extend_from_slice(r);
+        }
+        self.uni(&buf, false);
+    }
+}
+
+/// The crate's own client configuration for `key`, dialling `node`.
+fn own_config(key: &DeviceKey, node: DeviceId) -> quinn::ClientConfig {
+    let ident = tls::Identity::new(key).unwrap();
+    let trusted: tls::Trusted = Arc::new(parking_lot::RwLock::new(HashSet::from([node])));
+    tls::client_config(&ident, trusted, node).unwrap()
+}
+
+async fn dial(
+    key: &DeviceKey,
+    node: DeviceId,
+    addr: SocketAddr,
+) -> Result<(quinn::Endpoint, quinn::Connection), String> {
+    let cfg = own_config(key, node);
+    let ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let connecting = ep
+        .connect_with(cfg, addr, "harp")
+        .map_err(|e| e.to_string())?;
+    let conn = tokio::time::timeout(WAIT, connecting)
+        .await
+        .map_err(|_| "handshake timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    Ok((ep, conn))
+}
+
+/// A frame: type byte, u32 BE length, body (the length may lie).
+fn frame(kind: u8, len: u32, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![kind];
+    v.extend_from_slice(&len.to_be_bytes());
+    v.extend_from_slice(body);
+    v
+}
+
+fn meta(author: DeviceId, seq: u64, kind: ChangeKind, path: &str) -> Meta {
+    Meta {
+        folder: "docs".into(),
+        path: path.into(),
+        kind,
+        from: String::new(),
+        size: 0,
+        mtime_ns: 1_700_000_000_000_000_000,
+        content: [0u8; 32],
+        author,
+        seq,
+        time_ms: 1_700_000_000_000,
+        parents: vec![],
+    }
+}
+
+/// A signed record with no checks at all (the hostile peer's encoder).
+fn record(m: &Meta, prev: Hash, public: [u8; 32], signer: &DeviceKey) -> (Vec<u8>, Hash) {
+    let mb = m.encode();
+    let hash = link(&prev, &mb);
+    let sig = signer.sign(&hash).to_bytes();
+    let mut out = (mb.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&mb);
+    out.extend_from_slice(&prev);
+    out.extend_from_slice(&public);
+    out.extend_from_slice(&sig);
+    (out, hash)
+}
+
+fn own_record(m: &Meta, prev: Hash, k: &DeviceKey) -> (Vec<u8>, Hash) {
+    record(m, prev, k.public().to_bytes(), k)
+}
+
+#[test]
+fn malformed_frames_and_streams_are_refused_and_the_node_carries_on() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let mut h = Hostile::join(&mut node, 11);
+    let id = h.id;
+    let big = vec![b'x'; 2 << 20];
+
+    // Hellos: over the limit, truncated, claiming 4 GB.
+    h.uni(&frame(1, 2 << 20, &big), false);
+    node.expect_refusal(id, &["hello", "too long"]);
+    h.uni(&frame(1, 100, b"{\"v\":1}"), false);
+    node.expect_refusal(id, &["hello", "frame length 100 does not match"]);
+    h.uni(&frame(1, u32::MAX, b"{}"), false);
+    node.expect_refusal(id, &["hello", "frame length 4294967295"]);
+
+    // Entries: a record over the limit, one claiming 4 GB, a truncated one,
+    // one that is not an entry at all.
+    h.uni(&frame(2, 1 << 20, &big[..1 << 20]), false);
+    node.expect_refusal(id, &["record of 1048576 bytes exceeds"]);
+    h.uni(&frame(2, u32::MAX, b""), false);
+    node.expect_refusal(id, &["record of 4294967295 bytes exceeds"]);
+    h.uni(&frame(2, 500, &[0u8; 100]), false);
+    node.expect_refusal(id, &["entries: truncated record"]);
+    h.uni(&frame(2, 50, &[0xAB; 50]), false);
+    node.expect_refusal(id, &["entry ?", "meta too long"]);
+
+    // Unknown and empty unidirectional streams.
+    h.uni(&[9, 1, 2, 3], false);
+    node.expect_refusal(id, &["stream of unknown type 9"]);
+    h.uni(&[], false);
+    node.expect_refusal(id, &["stream type"]);
+
+    // Requests: unknown type, over the limit, claiming 4 GB, truncated,
+    // malformed JSON, an unknown `get`.
+    assert!(h.bi(&[7, 0, 0, 0, 1, b'x'], false).is_empty());
+    node.expect_refusal(id, &["bidirectional stream of unknown type 7"]);
+    h.bi(&frame(3, 1 << 20, &big[..1 << 20]), false);
+    node.expect_refusal(id, &["request of 1048576 bytes exceeds 4096"]);
+    h.bi(&frame(3, u32::MAX, b""), false);
+    node.expect_refusal(id, &["request of 4294967295 bytes exceeds 4096"]);
+    h.bi(&frame(3, 100, b"{\"get\""), false);
+    node.expect_refusal(id, &["request: truncated body"]);
+    let answer = h.bi(&frame(3, 5, b"{nope"), false);
+    assert_eq!(
+        answer.first(),
+        Some(&2),
+        "malformed JSON is answered with status 2"
+    );
+    node.expect_refusal(id, &["malformed request"]);
+    let body = br#"{"get":"everything","hash":"00"}"#;
+    let answer = h.bi(&frame(3, body.len() as u32, body), false);
+    assert_eq!(answer.first(), Some(&2));
+    node.expect_refusal(id, &["malformed request", "everything"]);
+
+    // Streams that never end: an entries stream stuck in a record, a
+    // request stuck in its body. Both are stopped after STREAM_IDLE.
+    let started = Instant::now();
+    h.uni(&frame(2, 500, &[1u8; 10]), true);
+    h.bi(&frame(3, 100, b"{\"get\":"), true);
+
+    // Meanwhile an honest node syncs a file through the target.
+    let _honest = honest_sync(&mut node, "honest-while-frames.bin");
+
+    node.expect_refusal(
+        id,
+        &["entries: truncated record", "nothing received for 10 s"],
+    );
+    node.expect_refusal(
+        id,
+        &["request: truncated body", "nothing received for 10 s"],
+    );
+    assert!(started.elapsed() >= harp::net::STREAM_IDLE);
+    // The hostile side sees its streams stopped (STOP_SENDING, code 6).
+    let held = std::mem::take(&mut h.held);
+    for s in held {
+        let code =
+            h.rt.block_on(async move { tokio::time::timeout(WAIT, s.stopped()).await.unwrap() });
+        assert_eq!(code.unwrap(), Some(quinn::VarInt::from_u32(6)));
+    }
+    assert!(node.refused(id) >= 17, "{:?}", node.peer(id));
+    // Malformed streams end the stream, not the connection.
+    assert!(
+        node.connected(id),
+        "the hostile peer's connection carries on"
+    );
+    node.assert_verifies();
+}
+
+#[test]
+fn forged_and_unsafe_entries_are_refused() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let mut h = Hostile::join(&mut node, 12);
+    let (k, me) = (key(12), h.id);
+    let trusted_other = key(13); // trusted by the node, never connects
+    node.trust(trusted_other.device_id(), None);
+    let stranger = key(14); // not trusted
+    let base = node.entries();
+
+    // A valid start: the hostile device's entry 1 (a delete, so there is no
+    // content to fetch).
+    let (rec1, hash1) = own_record(&meta(me, 1, ChangeKind::Delete, "gone.txt"), GENESIS, &k);
+    h.entries(std::slice::from_ref(&rec1));
+    wait_until("the valid entry", WAIT, || node.entries() == base + 1);
+
+    let send = |h: &mut Hostile, node: &mut Node, rec: Vec<u8>, needles: &[&str]| {
+        h.entries(&[rec]);
+        node.expect_refusal(me, needles)
+    };
+    // A bad signature.
+    let (mut rec, _) = own_record(&meta(me, 2, ChangeKind::Delete, "b.txt"), hash1, &k);
+    let n = rec.len();
+    rec[n - 1] ^= 1;
+    send(&mut h, &mut node, rec, &["bad signature"]);
+    // Broken links: a first entry that does not start at GENESIS; an entry 3
+    // that links to entry 1; a second, different entry 1 (a fork).
+    let (rec, _) = own_record(&meta(me, 1, ChangeKind::Delete, "c.txt"), [7; 32], &k);
+    send(&mut h, &mut node, rec, &["broken link"]);
+    let (rec, h3) = own_record(&meta(me, 3, ChangeKind::Delete, "d.txt"), hash1, &k);
+    send(&mut h, &mut node, rec, &[hex(&h3).as_str(), "broken link"]);
+    let (rec, hf) = own_record(&meta(me, 1, ChangeKind::Delete, "fork.txt"), GENESIS, &k);
+    send(&mut h, &mut node, rec, &[hex(&hf).as_str(), "broken link"]);
+    // Authors: a device nobody trusts; a trusted device's entry signed by
+    // the hostile key, carrying the hostile key or the victim's public key.
+    let sid = stranger.device_id();
+    let (rec, _) = own_record(
+        &meta(sid, 1, ChangeKind::Delete, "s.txt"),
+        GENESIS,
+        &stranger,
+    );
+    send(&mut h, &mut node, rec, &["unknown author"]);
+    let vid = trusted_other.device_id();
+    let m = meta(vid, 1, ChangeKind::Delete, "forged.txt");
+    let (rec, hv) = record(&m, GENESIS, k.public().to_bytes(), &k);
+    send(
+        &mut h,
+        &mut node,
+        rec,
+        &[hex(&hv).as_str(), "unknown author"],
+    );
+    let m = meta(vid, 1, ChangeKind::Delete, "forged2.txt");
+    let (rec, hv) = record(&m, GENESIS, trusted_other.public().to_bytes(), &k);
+    send(
+        &mut h,
+        &mut node,
+        rec,
+        &[hex(&hv).as_str(), "bad signature"],
+    );
+
+    // Unsafe paths, each validly signed by the hostile device.
+    let long_name = format!("{}.txt", "n".repeat(300));
+    let long_path = vec!["p"; 2500].join("/");
+    for (path, needle) in [
+        ("../escape.txt", "'..'"),
+        ("sub/../../escape.txt", "'..'"),
+        ("/etc/passwd", "absolute"),
+        ("a\0b.txt", "NUL"),
+        (long_name.as_str(), "the limit is 255"),
+        (long_path.as_str(), "the limit is 4096"),
+        ("x\\..\\y", "backslash"),
+    ] {
+        let m = Meta {
+            size: 5,
+            content: [3; 32],
+            ..meta(me, 2, ChangeKind::Write, path)
+        };
+        let (rec, _) = own_record(&m, hash1, &k);
+        send(&mut h, &mut node, rec, &["invalid path", needle]);
+    }
+    // A rename from outside the folder, and a folder id that climbs out.
+    let m = Meta {
+        from: "../../etc/shadow".into(),
+        size: 5,
+        content: [3; 32],
+        ..meta(me, 2, ChangeKind::Rename, "stolen.txt")
+    };
+    send(
+        &mut h,
+        &mut node,
+        own_record(&m, hash1, &k).0,
+        &["invalid path", "'..'"],
+    );
+    let m = Meta {
+        folder: "..".into(),
+        ..meta(me, 2, ChangeKind::Delete, "x.txt")
+    };
+    send(
+        &mut h,
+        &mut node,
+        own_record(&m, hash1, &k).0,
+        &["invalid folder id"],
+    );
+
+    // A replay of an old entry: ignored and counted, nothing changes.
+    let replays = node.peer(me).unwrap()["replayed"].as_u64().unwrap();
+    h.entries(&[rec1.clone(), rec1]);
+    wait_until("the replays to be counted", WAIT, || {
+        node.peer(me).unwrap()["replayed"].as_u64().unwrap() >= replays + 2
+    });
+    assert_eq!(
+        node.entries(),
+        base + 1,
+        "nothing but the valid entry got in"
+    );
+
+    let _honest = honest_sync(&mut node, "honest-after-forgeries.bin");
+    assert_eq!(node.files(), vec!["honest-after-forgeries.bin".to_string()]);
+    assert!(!node.dir.path().join("escape.txt").exists());
+    assert!(node.connected(me));
+    node.assert_verifies();
+}
+
+/// What the hostile peer answers to a request: (status, announced length,
+/// body).
+type Answerer = Arc<dyn Fn(&Value) -> (u8, u32, Vec<u8>) + Send + Sync>;
+
+/// Serves the node's requests on the hostile connection.
+async fn answer_requests(conn: quinn::Connection, answer: Answerer) {
+    while let Ok((mut s, mut r)) = conn.accept_bi().await {
+        let answer = answer.clone();
+        tokio::spawn(async move {
+            let Ok(buf) = r.read_to_end(8192).await else {
+                return;
+            };
+            let Some(req) = buf.get(5..).and_then(|b| serde_json::from_slice(b).ok()) else {
+                return;
+            };
+            let (status, n, body) = answer(&req);
+            let mut out = vec![status];
+            out.extend_from_slice(&n.to_be_bytes());
+            out.extend_from_slice(&body);
+            let _ = s.write_all(&out).await;
+            let _ = s.finish();
+        });
+    }
+}
+
+fn one_chunk_manifest(bytes: &[u8]) -> Manifest {
+    Manifest {
+        size: bytes.len() as u64,
+        chunks: vec![Chunk {
+            offset: 0,
+            len: bytes.len() as u32,
+            hash: *blake3::hash(bytes).as_bytes(),
+        }],
+    }
+}
+
+#[test]
+fn content_that_does_not_match_its_hash_is_refused() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let mut h = Hostile::join(&mut node, 21);
+    let (k, me) = (key(21), h.id);
+
+    // Three files the hostile device authors (validly) and then serves
+    // wrongly: the wrong bytes for a chunk, the wrong bytes for a
+    // manifest, and a chunk announced as 64 MiB.
+    let truth = [vec![1u8; 1000], vec![2u8; 1000], vec![3u8; 1000]];
+    let manifests: Vec<Manifest> = truth.iter().map(|t| one_chunk_manifest(t)).collect();
+    let contents: Vec<Hash> = manifests.iter().map(Manifest::content_hash).collect();
+    let chunk = |i: usize| hex(&manifests[i].chunks[0].hash);
+    let (m_hex, c_hex) = (
+        contents.iter().map(|c| hex(c)).collect::<Vec<_>>(),
+        (0..3).map(chunk).collect::<Vec<_>>(),
+    );
+    let (mh, ch) = (m_hex.clone(), c_hex.clone());
+    let encoded: Vec<Vec<u8>> = manifests.iter().map(Manifest::encode).collect();
+    let answer: Answerer = Arc::new(move |req: &Value| {
+        let hash = req["hash"].as_str().unwrap_or_default();
+        match req["get"].as_str() {
+            Some("manifest") if hash == mh[1] => (0, 49, vec![0x55; 49]),
+            Some("manifest") => match mh.iter().position(|m| m == hash) {
+                Some(i) => (0, encoded[i].len() as u32, encoded[i].clone()),
+                None => (1, 0, vec![]),
+            },
+            Some("chunk") if hash == ch[2] => (0, 64 << 20, vec![]),
+            // Anything else, for any chunk: 1000 wrong bytes.
+            _ => (0, 1000, vec![0xEE; 1000]),
+        }
+    });
+    h.rt.spawn(answer_requests(h.conn.clone(), answer));
+    let mut prev = GENESIS;
+    let mut records = Vec::new();
+    for (i, name) in ["evil-chunk.bin", "evil-manifest.bin", "evil-size.bin"]
+        .iter()
+        .enumerate()
+    {
+        let m = Meta {
+            size: 1000,
+            content: contents[i],
+            ..meta(me, i as u64 + 1, ChangeKind::Write, name)
+        };
+        let (rec, hash) = own_record(&m, prev, &k);
+        records.push(rec);
+        prev = hash;
+    }
+    h.entries(&records);
+
+    let chunk0 = format!("answered chunk {} with 1000 bytes", c_hex[0]);
+    node.expect_refusal(me, &[chunk0.as_str(), "do not match its hash"]);
+    let manifest1 = format!("answered manifest {} with 49 bytes", m_hex[1]);
+    node.expect_refusal(me, &[manifest1.as_str(), "do not match its hash"]);
+    let size2 = format!("announced 67108864 bytes for chunk {}", c_hex[2]);
+    node.expect_refusal(me, &[size2.as_str(), "at most 1000"]);
+    // The honest node's chunks are asked of the hostile peer too (it is on
+    // loopback, so on the LAN); its wrong answers are refused and the
+    // honest node's are taken.
+    let _honest = honest_sync(&mut node, "honest-among-liars.bin");
+    let files = node.files();
+    assert!(
+        files.iter().all(|f| !f.starts_with("evil")),
+        "no wrong content was written: {files:?}"
+    );
+    node.assert_verifies();
+}
+
+/// Orphan entries as large as the format allows (two ~4 KB paths, 256
+/// parents that do not exist): each would wait for its parents.
+fn orphans(k: &DeviceKey, batch: u32, n: u32) -> Vec<Vec<u8>> {
+    let long = |tag: &str| {
+        let seg = format!("{tag}{}", "a".repeat(198));
+        vec![seg; 20].join("/")
+    };
+    (0..n)
+        .map(|i| {
+            let mut x = blake3::Hasher::new();
+            x.update(&batch.to_le_bytes());
+            x.update(&i.to_le_bytes());
+            let mut bytes = vec![0u8; 256 * 32];
+            x.finalize_xof().fill(&mut bytes);
+            let mut parents: Vec<Hash> = bytes
+                .chunks_exact(32)
+                .map(|c| c.try_into().unwrap())
+                .collect();
+            parents.sort();
+            let m = Meta {
+                from: long("f"),
+                size: 1,
+                content: [5; 32],
+                parents,
+                ..meta(k.device_id(), 2, ChangeKind::Rename, &long("t"))
+            };
+            own_record(&m, [9; 32], k).0
+        })
+        .collect()
+}
+
+#[test]
+fn floods_of_streams_and_orphans_stay_bounded() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let mut h = Hostile::join(&mut node, 31);
+    let me = h.id;
+    let watch = RssWatch::start();
+    let before = rss();
+    let t0 = Instant::now();
+
+    // Ten thousand request streams at once, each stuck half-way: quinn lets
+    // only MAX_BIDI_STREAMS of them open.
+    let conn = h.conn.clone();
+    let opened = h.rt.block_on(async move {
+        let opened = Arc::new(AtomicU64::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..10_000 {
+            let (conn, opened) = (conn.clone(), opened.clone());
+            tasks.spawn(async move {
+                if let Ok((mut s, _r)) = conn.open_bi().await {
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    let _ = s.write_all(&frame(3, 4000, b"{")).await;
+                    std::future::pending::<()>().await;
+                }
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let n = opened.load(Ordering::Relaxed);
+        tasks.abort_all(); // drops every stream
+        n
+    });
+    watch.report("stuck streams", before, t0);
+    assert!(
+        opened <= u64::from(tls::MAX_BIDI_STREAMS),
+        "{opened} request streams open at once"
+    );
+
+    // Ten thousand of each kind of stream at once, each refused at once.
+    let conn = h.conn.clone();
+    h.rt.block_on(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..20_000u32 {
+            let conn = conn.clone();
+            tasks.spawn(async move {
+                if i % 2 == 0 {
+                    if let Ok((mut s, mut r)) = conn.open_bi().await {
+                        let _ = s.write_all(&[7]).await;
+                        let _ = s.finish();
+                        let _ = r.read_to_end(64).await;
+                    }
+                } else if let Ok(mut s) = conn.open_uni().await {
+                    let _ = s.write_all(&[9]).await;
+                    let _ = s.finish();
+                    let _ = s.stopped().await;
+                }
+            });
+        }
+        let all = async { while tasks.join_next().await.is_some() {} };
+        tokio::time::timeout(Duration::from_secs(40), all)
+            .await
+            .expect("20,000 streams are dealt with within 40 s");
+    });
+    wait_until("20,000 refusals", WAIT, || node.refused(me) >= 20_000);
+    watch.report("20k streams", before, t0);
+
+    // Orphans: 5,000 entries of ~16 KB whose parents never come (80 MB on
+    // the wire, ~60 KB each in memory while they wait: 300 MB if they all
+    // waited). Only MAX_PENDING_BYTES of them wait; the rest are refused.
+    for b in 0..25 {
+        let batch = orphans(&h.key, b, 200);
+        h.entries(&batch);
+    }
+    node.expect_refusal(me, &["too many entries wait for their parents"]);
+    // Only a few hundred of them fit in MAX_PENDING_BYTES.
+    wait_until("the orphans to be refused", WAIT, || {
+        node.refused(me) >= 24_000
+    });
+    watch.report("orphans", before, t0);
+    // Afterwards, the honest node still syncs.
+    let _honest = honest_sync(&mut node, "honest-after-floods.bin");
+    let growth = watch.peak().saturating_sub(before);
+    assert!(
+        growth < 200 << 20,
+        "RSS grew by {} MB under the floods",
+        growth >> 20
+    );
+    node.assert_verifies();
+}
+
+#[derive(Debug)]
+struct AcceptAnyServer(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &CertificateDer<'_>,
+        _: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General("no TLS 1.2".into()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        msg: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            msg,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        vec![SignatureScheme::ED25519]
+    }
+}
+
+/// Presents one fixed certificate and key, whether they match or not.
+#[derive(Debug)]
+struct Fixed(Arc<CertifiedKey>);
+
+impl rustls::client::ResolvesClientCert for Fixed {
+    fn resolve(&self, _: &[&[u8]], _: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+impl rustls::server::ResolvesServerCert for Fixed {
+    fn resolve(&self, _: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A self-signed certificate for `subject`'s key, with `name` as its
+/// common name and DNS name.
+fn cert(subject: &DeviceKey, name: &str) -> CertificateDer<'static> {
+    let der = PrivatePkcs8KeyDer::from(subject.pkcs8_der().unwrap());
+    let kp = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ED25519).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["harp".to_string()]).unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.self_signed(&kp).unwrap().der().clone()
+}
+
+/// `cert` presented with `signer`'s key.
+fn certified(cert: CertificateDer<'static>, signer: &DeviceKey) -> Arc<CertifiedKey> {
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signer.pkcs8_der().unwrap()));
+    let key = provider().key_provider.load_private_key(der).unwrap();
+    Arc::new(CertifiedKey::new(vec![cert], key))
+}
+
+fn impostor_client(ck: Arc<CertifiedKey>) -> quinn::ClientConfig {
+    let p = provider();
+    let mut tls = rustls::ClientConfig::builder_with_provider(p.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyServer(p)))
+        .with_client_cert_resolver(Arc::new(Fixed(ck)));
+    tls.alpn_protocols = vec![tls::ALPN.to_vec()];
+    quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls).unwrap()))
+}
+
+/// Dials `addr` as an impostor: the handshake must fail, or the connection
+/// must be closed before a single stream byte arrives. Returns the reason.
+async fn shut_out(cfg: quinn::ClientConfig, addr: SocketAddr) -> String {
+    let ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let connecting = ep.connect_with(cfg, addr, "harp").unwrap();
+    match tokio::time::timeout(WAIT, connecting).await {
+        Err(_) => panic!("the handshake neither completed nor failed"),
+        Ok(Err(e)) => e.to_string(),
+        Ok(Ok(conn)) => {
+            // The client's side of the handshake may end before the server
+            // has checked the client's certificate: the server then closes.
+            let got = tokio::time::timeout(WAIT, conn.accept_uni()).await;
+            assert!(matches!(got, Ok(Err(_))), "the impostor got a stream");
+            assert_eq!(conn.stats().frame_rx.stream, 0, "not a byte of a stream");
+            conn.close_reason()
+                .map(|r| r.to_string())
+                .unwrap_or_default()
+        }
+    }
+}
+
+#[test]
+fn impostors_get_no_connection_and_no_byte() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let rt = runtime();
+    let victim = key(41); // trusted by the node; the impostors pose as it
+    let impostor = key(42); // trusted by nobody
+    node.trust(victim.device_id(), None);
+
+    // 1. A certificate nobody trusts, through the crate's own TLS config.
+    let why = rt.block_on(shut_out(own_config(&impostor, node.id), node.addr));
+    assert!(!why.is_empty());
+    assert!(node.peer(impostor.device_id()).is_none(), "never admitted");
+
+    // 2. A certificate that names the trusted device, on the impostor's key.
+    let named = cert(&impostor, &victim.device_id().to_string());
+    let why = rt.block_on(shut_out(
+        impostor_client(certified(named, &impostor)),
+        node.addr,
+    ));
+    assert!(!why.is_empty());
+
+    // 3. The trusted device's own certificate (certificates are public: it
+    // is sent in every handshake) presented with the impostor's key: the
+    // handshake signature does not verify.
+    let stolen = cert(&victim, "harp device");
+    let why = rt.block_on(shut_out(
+        impostor_client(certified(stolen.clone(), &impostor)),
+        node.addr,
+    ));
+    assert!(!why.is_empty());
+    assert!(!node.connected(victim.device_id()));
+
+    // 4. The other way round: the node dials the trusted device at an
+    // address where the impostor answers with the stolen certificate.
+    let server = {
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Fixed(certified(stolen, &impostor))));
+        tls.alpn_protocols = vec![tls::ALPN.to_vec()];
+        quinn::ServerConfig::with_crypto(Arc::new(QuicServerConfig::try_from(tls).unwrap()))
+    };
+    let trap = rt.block_on(async {
+        quinn::Endpoint::server(server, "127.0.0.1:0".parse().unwrap()).unwrap()
+    });
+    let trap_addr = trap.local_addr().unwrap();
+    let trap2 = trap.clone();
+    let caught = rt.spawn(async move {
+        let mut got = 0u64;
+        while let Some(incoming) = trap2.accept().await {
+            if let Ok(conn) = incoming.await {
+                if let Ok(Ok(mut r)) =
+                    tokio::time::timeout(Duration::from_secs(2), conn.accept_uni()).await
+                {
+                    got += r.read_to_end(1 << 20).await.map_or(0, |b| b.len() as u64);
+                }
+            }
+        }
+        got
+    });
+    node.trust(victim.device_id(), Some(trap_addr));
+    wait_until("the node's dial to the impostor to fail", WAIT, || {
+        node.peer(victim.device_id())
+            .is_some_and(|p| p["last_error"].is_string())
+    });
+    let err = node.peer(victim.device_id()).unwrap()["last_error"].clone();
+    assert!(!node.connected(victim.device_id()), "{err}");
+    trap.close(quinn::VarInt::from_u32(0), b"done");
+    let got = rt.block_on(async { tokio::time::timeout(WAIT, caught).await });
+    assert_eq!(got.unwrap().unwrap(), 0, "the impostor server got no byte");
+
+    // 5. A device trusted and connected, then untrusted: its connection is
+    // dropped at once, and it cannot come back.
+    let h = Hostile::join(&mut node, 43);
+    let (hid, conn) = (h.id, h.conn.clone());
+    node.untrust(hid);
+    let reason =
+        h.rt.block_on(async move { tokio::time::timeout(WAIT, conn.closed()).await.unwrap() });
+    assert!(reason.to_string().contains("untrusted"), "{reason}");
+    assert!(!node.connected(hid));
+    let again =
+        h.rt.block_on(shut_out(own_config(&key(43), node.id), node.addr));
+    assert!(!again.is_empty());
+    assert!(!node.connected(hid), "a reconnect is refused");
+    assert_eq!(node.peer(hid).unwrap()["trusted"], false);
+
+    // And the node still serves an honest device.
+    let _honest = honest_sync(&mut node, "honest-after-impostors.bin");
+    node.assert_verifies();
+}
