@@ -137,6 +137,8 @@ fn footprint(e: &Entry) -> usize {
 #[derive(Default)]
 pub struct Dag {
     trusted: HashSet<DeviceId>,
+    /// Devices untrusted since: the last sequence number still accepted.
+    revoked: HashMap<DeviceId, u64>,
     nodes: HashMap<Hash, Node>,
     by_author_seq: HashMap<(DeviceId, u64), Hash>,
     author_heads: HashMap<DeviceId, AuthorHead>,
@@ -157,14 +159,27 @@ impl Dag {
         d
     }
 
-    /// Accepts entries by `device` from now on.
+    /// Accepts entries by `device` from now on (and lifts a revocation).
     pub fn trust(&mut self, device: DeviceId) {
         self.trusted.insert(device);
+        self.revoked.remove(&device);
     }
 
-    /// Whether `device` may author entries.
-    pub fn is_trusted(&self, device: &DeviceId) -> bool {
-        self.trusted.contains(device)
+    /// Accepts no entry by `device` beyond sequence number `last`: what it
+    /// wrote while trusted stays valid, nothing newer gets in, even relayed
+    /// by a device that still trusts it.
+    pub fn revoke(&mut self, device: DeviceId, last: u64) {
+        self.revoked.insert(device, last);
+    }
+
+    /// The highest sequence number of `device` applied here (0: none).
+    pub fn last_seq(&self, device: &DeviceId) -> u64 {
+        self.author_heads.get(device).map_or(0, |h| h.seq)
+    }
+
+    /// Whether `device` may author entry number `seq`.
+    pub fn accepts(&self, device: &DeviceId, seq: u64) -> bool {
+        self.trusted.contains(device) && self.revoked.get(device).is_none_or(|last| seq <= *last)
     }
 
     /// Number of applied entries.
@@ -239,7 +254,7 @@ impl Dag {
         if self.nodes.contains_key(&entry.hash) || self.pending.contains_key(&entry.hash) {
             return Ok(Inserted::Duplicate);
         }
-        if !self.trusted.contains(&entry.meta.author) {
+        if !self.accepts(&entry.meta.author, entry.meta.seq) {
             return Err(Problem::UnknownAuthor);
         }
         if check_signature {

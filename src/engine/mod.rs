@@ -117,7 +117,10 @@ impl Engine {
     /// Rebuilds the DAG from the store and loads the folder list.
     pub fn open(store: Arc<Store>, key: DeviceKey) -> Result<Self> {
         let me = key.device_id();
-        let dag = replay(&store, me)?;
+        let mut dag = replay(&store, me)?;
+        for (device, last) in store.revoked()? {
+            dag.revoke(DeviceId(device), last);
+        }
         let folders = store
             .folders()?
             .into_iter()
@@ -214,6 +217,15 @@ impl Engine {
     /// Accepts entries authored by `device` from now on.
     pub fn trust(&mut self, device: DeviceId) {
         self.dag.trust(device);
+    }
+
+    /// Accepts no new entry authored by `device`: what it wrote up to now
+    /// stays valid. Returns the last sequence number still accepted, for the
+    /// store to keep.
+    pub fn untrust(&mut self, device: DeviceId) -> u64 {
+        let last = self.dag.last_seq(&device);
+        self.dag.revoke(device, last);
+        last
     }
 
     /// The DAG, read-only.
@@ -668,6 +680,59 @@ mod tests {
             .filter(|(_, w)| *w == needle)
             .map(|(i, _)| i)
             .collect()
+    }
+
+    #[test]
+    fn an_untrusted_device_gets_no_new_entry_in_even_relayed_or_after_a_restart() {
+        let t = tempfile::tempdir().unwrap();
+        let (xf, mf) = (t.path().join("xf"), t.path().join("mf"));
+        std::fs::create_dir_all(&xf).unwrap();
+        let xkey = DeviceKey::from_seed([6; 32]);
+        let xid = xkey.device_id();
+        let xdir = t.path().join("x");
+        std::fs::create_dir_all(&xdir).unwrap();
+        let mut x = Engine::open(Arc::new(Store::open(&xdir).unwrap()), xkey).unwrap();
+        x.add_folder("f", &xf).unwrap();
+        std::fs::write(xf.join("a.txt"), "written while trusted").unwrap();
+        x.scan("f").unwrap();
+        let mut me = engine(&t.path().join("s"));
+        me.add_folder("f", &mf).unwrap();
+        me.trust(xid);
+        let first = x.entries_since(&HashMap::new()).unwrap();
+        assert_eq!(me.receive(&first).unwrap().applied, 1);
+
+        let last = me.untrust(xid);
+        assert_eq!(last, 1);
+        me.store().untrust(&xid.0, last).unwrap();
+        std::fs::write(xf.join("b.txt"), "written after").unwrap();
+        x.scan("f").unwrap();
+        // Whoever relays them, X's new entries are refused; its old one stays.
+        let all = x.entries_since(&HashMap::new()).unwrap();
+        let r = me.receive(&all).unwrap();
+        assert_eq!(
+            (r.applied, r.duplicates, r.refused.len()),
+            (0, 1, 1),
+            "{r:?}"
+        );
+        assert_eq!(r.refused[0].1, Problem::UnknownAuthor.as_str());
+        assert!(me.verify("f").unwrap().ok);
+        drop(me);
+
+        let mut me = engine(&t.path().join("s"));
+        let r = me.receive(&all).unwrap();
+        assert_eq!(
+            (r.applied, r.refused.len()),
+            (0, 1),
+            "after a restart: {r:?}"
+        );
+        assert!(
+            me.verify("f").unwrap().ok,
+            "what X wrote while trusted still verifies"
+        );
+        // Trusting it again lifts the cut-off.
+        me.trust(xid);
+        me.store().trust(&xid.0, &[]).unwrap();
+        assert_eq!(me.receive(&all).unwrap().applied, 1);
     }
 
     #[test]

@@ -194,7 +194,7 @@ pub fn run(store: &Store, dag: &Dag, folder: &str) -> Result<VerifyReport> {
                 .map(|k| DeviceId::of(&k))
                 .ok()
         }) == Some(m.author);
-        if !key_ok || !dag.is_trusted(&m.author) {
+        if !key_ok || !dag.accepts(&m.author, m.seq) {
             report.problems.push(finding(
                 Problem::UnknownAuthor,
                 if key_ok {

@@ -220,7 +220,8 @@ impl Shared {
             }
             Op::Untrust { device } => {
                 let id = DeviceId::parse(&device)?;
-                self.store.untrust(&id.0)?;
+                let last = self.engine.lock().untrust(id);
+                self.store.untrust(&id.0, last)?;
                 self.net.untrust(&id);
                 Ok(json!({ "device_id": id.to_string() }))
             }

@@ -52,6 +52,8 @@ const MANIFESTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("manifests
 const CHUNKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("chunks");
 const FOLDERS: TableDefinition<&str, &str> = TableDefinition::new("folders");
 const TRUSTED: TableDefinition<&[u8], &str> = TableDefinition::new("trusted");
+/// Untrusted devices: the last sequence number of theirs still accepted.
+const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked");
 
 /// What this device last saw of a file on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,6 +228,7 @@ impl Store {
             txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
             txn.open_table(FOLDERS).map_err(|x| e(x.into()))?;
             txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
+            txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
         }
         txn.commit().map_err(|e| err("store")(e.into()))?;
         Ok(db)
@@ -671,13 +674,16 @@ impl Store {
                 let mut t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
                 t.insert(device.as_slice(), addresses.join(",").as_str())
                     .map_err(|x| e(x.into()))?;
+                let mut r = txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
+                r.remove(device.as_slice()).map_err(|x| e(x.into()))?;
             }
             txn.commit().map_err(|x| e(x.into()))
         })
     }
 
-    /// Removes a device from the trust list.
-    pub fn untrust(&self, device: &[u8; 32]) -> Result<()> {
+    /// Removes a device from the trust list, and accepts no entry of its
+    /// beyond sequence number `last` from now on.
+    pub fn untrust(&self, device: &[u8; 32], last: u64) -> Result<()> {
         shield(|| {
             let e = self.err("saving the trust list");
             let db = self.db()?;
@@ -685,8 +691,28 @@ impl Store {
             {
                 let mut t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
                 t.remove(device.as_slice()).map_err(|x| e(x.into()))?;
+                let mut r = txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
+                r.insert(device.as_slice(), last).map_err(|x| e(x.into()))?;
             }
             txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Untrusted devices and the last sequence number of theirs accepted.
+    pub fn revoked(&self) -> Result<Vec<([u8; 32], u64)>> {
+        shield(|| {
+            let e = self.err("reading the trust list");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
+            let mut out = Vec::new();
+            for row in t.iter().map_err(|x| e(x.into()))? {
+                let (k, v) = row.map_err(|x| e(x.into()))?;
+                if let Ok(id) = <[u8; 32]>::try_from(k.value()) {
+                    out.push((id, v.value()));
+                }
+            }
+            Ok(out)
         })
     }
 
