@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -134,19 +135,61 @@ pub async fn ask(conn: &quinn::Connection, req: &Request) -> Result<Option<Vec<u
     r.read_exact(&mut head)
         .await
         .map_err(|e| io(e.to_string()))?;
-    let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-    if n > MAX_RESPONSE {
-        return Err(io(format!("response of {n} bytes is too large")));
-    }
+    let n = answer_len(head)?;
     let mut out = vec![0u8; n];
     r.read_exact(&mut out)
         .await
         .map_err(|e| io(e.to_string()))?;
-    match head[0] {
-        0 => Ok(Some(out)),
-        1 => Ok(None),
-        _ => Err(io(String::from_utf8_lossy(&out).into_owned())),
+    decode_answer(head[0], out)
+}
+
+/// The body length an answer's head (status byte + u32 BE length)
+/// announces, refusing anything over MAX_RESPONSE.
+pub fn answer_len(head: [u8; 5]) -> Result<usize> {
+    let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    if n > MAX_RESPONSE {
+        return Err(HarpError::Protocol(format!(
+            "request: response of {n} bytes is too large"
+        )));
     }
+    Ok(n)
+}
+
+/// What an answer's status byte and body mean: Some(body) when found, None
+/// when the peer does not hold it, the peer's message as an error otherwise.
+pub fn decode_answer(status: u8, body: Vec<u8>) -> Result<Option<Vec<u8>>> {
+    match status {
+        0 => Ok(Some(body)),
+        1 => Ok(None),
+        _ => Err(HarpError::Protocol(format!(
+            "request: {}",
+            String::from_utf8_lossy(&body)
+        ))),
+    }
+}
+
+/// The body length a request's head (type byte 3 + u32 BE length)
+/// announces; None for another type byte or a body over MAX_FRAME.
+pub fn request_len(head: [u8; 5]) -> Option<usize> {
+    let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    (head[0] == STREAM_REQUEST && n <= MAX_FRAME).then_some(n)
+}
+
+/// Decodes a request's JSON body.
+pub fn decode_request(body: &[u8]) -> Result<Request> {
+    serde_json::from_slice(body).map_err(|e| HarpError::Protocol(format!("malformed request: {e}")))
+}
+
+/// The length of the next record on an entries stream, from its u32 BE
+/// prefix, refusing anything over MAX_RECORD.
+pub fn record_len(prefix: [u8; 4]) -> Result<usize> {
+    let n = u32::from_be_bytes(prefix) as usize;
+    if n > MAX_RECORD {
+        return Err(HarpError::Protocol(format!(
+            "record of {n} bytes exceeds {MAX_RECORD}"
+        )));
+    }
+    Ok(n)
 }
 
 /// A connected peer to fetch from.
@@ -266,11 +309,17 @@ pub async fn send_frame<T: Serialize>(mut s: quinn::SendStream, v: &T) -> Result
 
 /// Reads one frame from a stream (after its type byte), refusing anything
 /// over MAX_FRAME.
-pub async fn recv_frame<T: for<'de> Deserialize<'de>>(mut r: quinn::RecvStream) -> Result<T> {
+pub async fn recv_frame<T: DeserializeOwned>(mut r: quinn::RecvStream) -> Result<T> {
     let body = r
         .read_to_end(MAX_FRAME + 4)
         .await
         .map_err(|e| HarpError::Protocol(format!("receiving: {e}")))?;
+    decode_frame(&body)
+}
+
+/// Decodes one frame (u32 big-endian length + JSON, after the stream-type
+/// byte): the length must match the bytes and be at most MAX_FRAME.
+pub fn decode_frame<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     if body.len() < 4 {
         return Err(HarpError::Protocol("truncated frame".into()));
     }
@@ -446,11 +495,13 @@ impl Runner {
                 Err(quinn::ReadExactError::FinishedEarly(0)) => break,
                 Err(e) => return Err(io(format!("reading: {e}"))),
             }
-            let n = u32::from_be_bytes(len) as usize;
-            if n > MAX_RECORD {
-                let _ = r.stop(quinn::VarInt::from_u32(5));
-                return Err(io(format!("record of {n} bytes exceeds {MAX_RECORD}")));
-            }
+            let n = match record_len(len) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = r.stop(quinn::VarInt::from_u32(5));
+                    return Err(e);
+                }
+            };
             let mut rec = vec![0u8; n];
             r.read_exact(&mut rec)
                 .await
@@ -523,20 +574,19 @@ impl Runner {
                     let _ = r.stop(quinn::VarInt::from_u32(4));
                     return;
                 }
-                let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-                if n > MAX_FRAME {
+                let Some(n) = request_len(head) else {
                     let _ = r.stop(quinn::VarInt::from_u32(5));
                     return;
-                }
+                };
                 let mut body = vec![0u8; n];
                 if r.read_exact(&mut body).await.is_err() {
                     return;
                 }
-                let answer = match serde_json::from_slice::<Request>(&body) {
+                let answer = match decode_request(&body) {
                     Ok(req) => tokio::task::spawn_blocking(move || ledger.serve(&req))
                         .await
                         .unwrap_or_else(|e| Err(HarpError::Internal(e.to_string()))),
-                    Err(e) => Err(HarpError::Protocol(format!("malformed request: {e}"))),
+                    Err(e) => Err(e),
                 };
                 let (status, bytes) = match answer {
                     Ok(Some(b)) => (0u8, b),
@@ -653,5 +703,50 @@ impl Runner {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    fn frame(json: &[u8]) -> Vec<u8> {
+        let mut b = (json.len() as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(json);
+        b
+    }
+
+    #[test]
+    fn frames_decode_strictly() {
+        let h: Hello = decode_frame(&frame(br#"{"v":1,"name":"a","vv":[]}"#)).unwrap();
+        assert_eq!((h.v, h.name.as_str()), (1, "a"));
+        assert!(decode_frame::<Hello>(b"\0\0").is_err());
+        let mut long = frame(br#"{"v":1,"name":"a"}"#);
+        long.push(b' ');
+        assert!(decode_frame::<Hello>(&long).is_err());
+        assert!(decode_frame::<Hello>(&frame(b"{")).is_err());
+    }
+
+    #[test]
+    fn request_and_answer_heads_are_bounded() {
+        assert!(matches!(
+            decode_request(br#"{"get":"chunk","hash":"ab"}"#),
+            Ok(Request::Chunk { .. })
+        ));
+        assert!(decode_request(br#"{"get":"secrets"}"#).is_err());
+        let n = (MAX_FRAME as u32).to_be_bytes();
+        assert_eq!(request_len([3, n[0], n[1], n[2], n[3]]), Some(MAX_FRAME));
+        assert_eq!(request_len([2, 0, 0, 0, 1]), None);
+        assert_eq!(request_len([3, 0xff, 0xff, 0xff, 0xff]), None);
+        assert!(answer_len([0, 0xff, 0xff, 0xff, 0xff]).is_err());
+        assert_eq!(
+            decode_answer(0, b"x".to_vec()).unwrap(),
+            Some(b"x".to_vec())
+        );
+        assert_eq!(decode_answer(1, Vec::new()).unwrap(), None);
+        assert!(decode_answer(2, b"nope".to_vec()).is_err());
+        assert!(decode_answer(9, Vec::new()).is_err());
+        assert!(record_len((MAX_RECORD as u32).to_be_bytes()).is_ok());
+        assert!(record_len((MAX_RECORD as u32 + 1).to_be_bytes()).is_err());
     }
 }
