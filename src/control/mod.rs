@@ -114,9 +114,18 @@ pub fn encode_response(result: &Result<Value>) -> Vec<u8> {
         Ok(r) => serde_json::json!({ "ok": true, "result": r }),
         Err(e) => serde_json::json!({ "ok": false, "kind": e.kind(), "message": e.to_string() }),
     };
-    // A Value always serialises; an empty body would make the client fail
-    // cleanly with a protocol error anyway.
-    frame(&serde_json::to_vec(&v).unwrap_or_default()).unwrap_or_default()
+    // A Value always serialises. An answer over the frame limit becomes an
+    // error the client can read, rather than an empty write it would wait
+    // on until its timeout.
+    let body = serde_json::to_vec(&v).unwrap_or_default();
+    frame(&body).unwrap_or_else(|_| {
+        let e = HarpError::Protocol(format!(
+            "the answer is {} bytes, over the control socket's limit of {MAX_FRAME}",
+            body.len()
+        ));
+        let v = serde_json::json!({ "ok": false, "kind": e.kind(), "message": e.to_string() });
+        frame(&serde_json::to_vec(&v).unwrap_or_default()).unwrap_or_default()
+    })
 }
 
 /// Decodes a response body into the result it carries.
@@ -213,6 +222,17 @@ mod tests {
         assert!(e.to_string().contains("version 9"), "{e}");
         assert!(frame_len((MAX_FRAME as u32 + 1).to_be_bytes()).is_err());
         assert!(decode_response(b"[]").is_err());
+    }
+
+    #[test]
+    fn an_answer_over_the_frame_limit_is_an_error_the_client_can_read() {
+        let big = serde_json::json!({ "history": "x".repeat(MAX_FRAME) });
+        let f = encode_response(&Ok(big));
+        let n = frame_len([f[0], f[1], f[2], f[3]]).unwrap();
+        assert_eq!(f.len(), 4 + n);
+        let e = decode_response(&f[4..]).unwrap_err();
+        assert_eq!(e.kind(), "protocol");
+        assert!(e.to_string().contains("limit"), "{e}");
     }
 
     #[test]

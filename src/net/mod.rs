@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -185,6 +186,24 @@ pub async fn ask(conn: &quinn::Connection, req: &Request, max: usize) -> Result<
     r.read_exact(&mut head)
         .await
         .map_err(|e| io(e.to_string()))?;
+    let n = match answer_len(head, max) {
+        Ok(n) => n,
+        Err(n) => {
+            let _ = r.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
+            return Ok(Reply::TooLarge(n));
+        }
+    };
+    let mut out = vec![0u8; n];
+    r.read_exact(&mut out)
+        .await
+        .map_err(|e| io(e.to_string()))?;
+    decode_answer(head[0], out)
+}
+
+/// The body length an answer's head (status byte + u32 BE length)
+/// announces, if it may be read: at most `max` (and MAX_RESPONSE) for a
+/// found answer, MAX_ERROR for anything else. Err(length) when longer.
+pub fn answer_len(head: [u8; 5], max: usize) -> std::result::Result<usize, usize> {
     let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
     let limit = if head[0] == 0 {
         max.min(MAX_RESPONSE)
@@ -192,18 +211,47 @@ pub async fn ask(conn: &quinn::Connection, req: &Request, max: usize) -> Result<
         MAX_ERROR
     };
     if n > limit {
-        let _ = r.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
-        return Ok(Reply::TooLarge(n));
+        Err(n)
+    } else {
+        Ok(n)
     }
-    let mut out = vec![0u8; n];
-    r.read_exact(&mut out)
-        .await
-        .map_err(|e| io(e.to_string()))?;
-    match head[0] {
-        0 => Ok(Reply::Found(out)),
+}
+
+/// What an answer's status byte and body mean: found, not held, or the
+/// peer's message as an error.
+pub fn decode_answer(status: u8, body: Vec<u8>) -> Result<Reply> {
+    match status {
+        0 => Ok(Reply::Found(body)),
         1 => Ok(Reply::NotHeld),
-        _ => Err(io(String::from_utf8_lossy(&out).into_owned())),
+        _ => Err(HarpError::Protocol(format!(
+            "request: {}",
+            String::from_utf8_lossy(&body)
+        ))),
     }
+}
+
+/// The body length a request's head (type byte 3 + u32 BE length)
+/// announces; None for another type byte or a body over MAX_REQUEST.
+pub fn request_len(head: [u8; 5]) -> Option<usize> {
+    let n = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+    (head[0] == STREAM_REQUEST && n <= MAX_REQUEST).then_some(n)
+}
+
+/// Decodes a request's JSON body.
+pub fn decode_request(body: &[u8]) -> Result<Request> {
+    serde_json::from_slice(body).map_err(|e| HarpError::Protocol(format!("malformed request: {e}")))
+}
+
+/// The length of the next record on an entries stream, from its u32 BE
+/// prefix, refusing anything over MAX_RECORD.
+pub fn record_len(prefix: [u8; 4]) -> Result<usize> {
+    let n = u32::from_be_bytes(prefix) as usize;
+    if n > MAX_RECORD {
+        return Err(HarpError::Protocol(format!(
+            "record of {n} bytes exceeds {MAX_RECORD}"
+        )));
+    }
+    Ok(n)
 }
 
 /// Waits at most STREAM_IDLE for a read; what failed is named by `what`.
@@ -377,11 +425,17 @@ pub async fn send_frame<T: Serialize>(mut s: quinn::SendStream, v: &T) -> Result
 
 /// Reads one frame from a stream (after its type byte), refusing anything
 /// over MAX_FRAME.
-pub async fn recv_frame<T: for<'de> Deserialize<'de>>(mut r: quinn::RecvStream) -> Result<T> {
+pub async fn recv_frame<T: DeserializeOwned>(mut r: quinn::RecvStream) -> Result<T> {
     let body = r
         .read_to_end(MAX_FRAME + 4)
         .await
         .map_err(|e| HarpError::Protocol(format!("receiving: {e}")))?;
+    decode_frame(&body)
+}
+
+/// Decodes one frame (u32 big-endian length + JSON, after the stream-type
+/// byte): the length must match the bytes and be at most MAX_FRAME.
+pub fn decode_frame<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     if body.len() < 4 {
         return Err(HarpError::Protocol("truncated frame".into()));
     }
@@ -413,13 +467,13 @@ async fn read_request(r: &mut quinn::RecvStream) -> Result<Vec<u8>> {
         let _ = r.stop(quinn::VarInt::from_u32(STOP_IDLE));
         return Err(e);
     }
-    let n = u32::from_be_bytes(len) as usize;
-    if n > MAX_REQUEST {
+    let Some(n) = request_len([STREAM_REQUEST, len[0], len[1], len[2], len[3]]) else {
+        let n = u32::from_be_bytes(len);
         let _ = r.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
         return Err(HarpError::Protocol(format!(
             "request of {n} bytes exceeds {MAX_REQUEST}; stream stopped"
         )));
-    }
+    };
     let mut body = vec![0u8; n];
     if let Err(e) = idle("request: truncated body", r.read_exact(&mut body)).await {
         let _ = r.stop(quinn::VarInt::from_u32(STOP_IDLE));
@@ -629,13 +683,13 @@ impl Runner {
                     )));
                 }
             }
-            let n = u32::from_be_bytes(len) as usize;
-            if n > MAX_RECORD {
-                let _ = r.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
-                return Err(io(format!(
-                    "entries: record of {n} bytes exceeds {MAX_RECORD}; stream stopped"
-                )));
-            }
+            let n = match record_len(len) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = r.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
+                    return Err(io(format!("entries: {e}; stream stopped")));
+                }
+            };
             let mut rec = vec![0u8; n];
             if let Err(e) = idle("entries: truncated record", r.read_exact(&mut rec)).await {
                 let _ = r.stop(quinn::VarInt::from_u32(STOP_IDLE));
@@ -712,12 +766,11 @@ impl Runner {
                         return;
                     }
                 };
-                let answer = match serde_json::from_slice::<Request>(&body) {
+                let answer = match decode_request(&body) {
                     Ok(req) => tokio::task::spawn_blocking(move || ledger.serve(&req))
                         .await
                         .unwrap_or_else(|e| Err(HarpError::Internal(e.to_string()))),
                     Err(e) => {
-                        let e = HarpError::Protocol(format!("malformed request: {e}"));
                         net.refuse(&device, &e.to_string());
                         Err(e)
                     }
@@ -841,5 +894,56 @@ impl Runner {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod frame_tests {
+    use super::*;
+
+    fn frame(json: &[u8]) -> Vec<u8> {
+        let mut b = (json.len() as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(json);
+        b
+    }
+
+    #[test]
+    fn frames_decode_strictly() {
+        let h: Hello = decode_frame(&frame(br#"{"v":1,"name":"a","vv":[]}"#)).unwrap();
+        assert_eq!((h.v, h.name.as_str()), (1, "a"));
+        assert!(decode_frame::<Hello>(b"\0\0").is_err());
+        let mut long = frame(br#"{"v":1,"name":"a"}"#);
+        long.push(b' ');
+        assert!(decode_frame::<Hello>(&long).is_err());
+        assert!(decode_frame::<Hello>(&frame(b"{")).is_err());
+    }
+
+    #[test]
+    fn request_and_answer_heads_are_bounded() {
+        assert!(matches!(
+            decode_request(br#"{"get":"chunk","hash":"ab"}"#),
+            Ok(Request::Chunk { .. })
+        ));
+        assert!(decode_request(br#"{"get":"secrets"}"#).is_err());
+        let n = (MAX_REQUEST as u32).to_be_bytes();
+        assert_eq!(request_len([3, n[0], n[1], n[2], n[3]]), Some(MAX_REQUEST));
+        let n = (MAX_REQUEST as u32 + 1).to_be_bytes();
+        assert_eq!(request_len([3, n[0], n[1], n[2], n[3]]), None);
+        assert_eq!(request_len([2, 0, 0, 0, 1]), None);
+        assert_eq!(request_len([3, 0xff, 0xff, 0xff, 0xff]), None);
+        // A found answer is bounded by what was asked, an error by MAX_ERROR.
+        assert_eq!(answer_len([0, 0, 0, 0x10, 0], 4096), Ok(4096));
+        assert_eq!(answer_len([0, 0, 0, 0x10, 1], 4096), Err(4097));
+        assert_eq!(
+            answer_len([0, 0xff, 0xff, 0xff, 0xff], usize::MAX),
+            Err(u32::MAX as usize)
+        );
+        assert!(answer_len([2, 0, 0, 0x10, 1], usize::MAX).is_err());
+        assert!(matches!(decode_answer(0, b"x".to_vec()), Ok(Reply::Found(b)) if b == b"x"));
+        assert!(matches!(decode_answer(1, Vec::new()), Ok(Reply::NotHeld)));
+        assert!(decode_answer(2, b"nope".to_vec()).is_err());
+        assert!(decode_answer(9, Vec::new()).is_err());
+        assert!(record_len((MAX_RECORD as u32).to_be_bytes()).is_ok());
+        assert!(record_len((MAX_RECORD as u32 + 1).to_be_bytes()).is_err());
     }
 }
