@@ -41,6 +41,10 @@ use crate::outbox::{Generation, Notice};
 /// File name of the database inside the state directory.
 pub const STORE_FILE: &str = "store.redb";
 
+/// redb's page cache. Its default (1 GiB) let an idle node with 100,000
+/// files indexed keep 450 MB resident; the store's working set is small.
+const CACHE_SIZE: usize = 32 * 1024 * 1024;
+
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
 const ENTRIES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("entries");
@@ -204,15 +208,18 @@ impl Store {
     }
 
     fn open_inner(path: &Path) -> Result<Database> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
-                HarpError::io(&format!("cannot open the store {}", path.display()), &io)
-            }
-            e => HarpError::Storage(format!(
+        let db = Database::builder()
+            .set_cache_size(CACHE_SIZE)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+                    HarpError::io(&format!("cannot open the store {}", path.display()), &io)
+                }
+                e => HarpError::Storage(format!(
                 "cannot open the store {}: {e}; if the disk is damaged, restore it from a backup",
                 path.display()
             )),
-        })?;
+            })?;
         let txn = db.begin_write().map_err(|e| err("store")(e.into()))?;
         {
             // Create every table, so readers never meet a missing one.
