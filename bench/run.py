@@ -176,6 +176,10 @@ def tree_stat(pid):
     return sum(s[0] for s in stats), max(s[1] for s in stats), max(s[2] for s in stats)
 
 
+def pids_of(daemons):
+    return [q for d in daemons for q in [d.pid] + descendants(d.pid)]
+
+
 class Meter:
     """CPU seconds and peak RSS of one system's processes during one measurement.
 
@@ -183,8 +187,15 @@ class Meter:
     they fork, like rsync's per-connection receiver); short-lived commands
     report their CPU through wait4's rusage, their RSS through the sampler."""
 
-    def __init__(self, daemons):
+    def __init__(self, daemons, profile=None):
         self.daemons = daemons
+        self.perf = None
+        if profile and daemons:
+            # cpu-clock: a software event, so it works in VMs without hardware counters.
+            self.perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-o", profile,
+                                          "-p", ",".join(str(p) for p in pids_of(daemons))],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.profile = profile
         self.cpu0 = {p.pid: tree_stat(p.pid)[0] for p in daemons}
         self.cpu_clients = 0.0
         self.peak = 0.0
@@ -214,6 +225,14 @@ class Meter:
     def stop(self):
         self.running = False
         self.thread.join()
+        if self.perf:
+            self.perf.send_signal(signal.SIGINT)
+            self.perf.wait(60)
+            with open(self.profile + ".txt", "w") as f:
+                subprocess.run(["perf", "report", "-i", self.profile, "--stdio", "--no-children",
+                                "--sort", "comm,dso,symbol", "--percent-limit", "1.5", "-g", "none"],
+                               stdout=f, stderr=subprocess.DEVNULL)
+            os.unlink(self.profile)
         cpu = self.cpu_clients
         for p in self.daemons:
             c, hwm, _ = tree_stat(p.pid)
@@ -651,7 +670,7 @@ def transfer(ctx, sys_, data, name, mbytes_of):
     want = expect_tree(sys_.folder("a"), rels)
     total = sum(want.values())
     wire0 = ctx.net.wire_bytes("b")
-    meter = Meter(sys_.daemons)
+    meter = ctx.meter(sys_, name)
     t0 = time.monotonic()
     sys_.trigger("a", [os.path.basename(data)] if not isinstance(sys_, Harp) or name == "a" else None, meter)
     wait_until(lambda: complete(sys_.folder("b"), want), 3600, f"{sys_.name}: {name} on b",
@@ -681,7 +700,7 @@ def w_c(ctx, sys_):
     sys_.start(["a", "b"])
     fa, fb = (os.path.join(sys_.folder(h), "latency.bin") for h in "ab")
     runs = ctx.cfg["c_runs_watch"] if getattr(sys_, "watcher", False) else ctx.cfg["c_runs"]
-    meter = Meter(sys_.daemons)
+    meter = ctx.meter(sys_, "c")
     lat = []
     for i in range(runs + 1):  # run 0 creates the file and is not counted
         content = os.urandom(4096)
@@ -711,7 +730,7 @@ def w_d(ctx, sys_):
     rel = os.path.basename(ctx.data["d"])
     want = {rel: os.path.getsize(ctx.data["d"])}
     wan0 = ctx.net.wire_bytes("c")
-    meter = Meter(sys_.daemons)
+    meter = ctx.meter(sys_, "d")
     t0 = time.monotonic()
     sys_.trigger("c", [rel], meter)
     done = {}
@@ -745,7 +764,7 @@ def w_e(ctx, sys_):
     shutil.copyfile(ctx.data["e2"], os.path.join(sys_.folder("a"), rel))
     want = {rel: os.path.getsize(ctx.data["e2"])}
     wire0 = ctx.net.wire_bytes("b")
-    meter = Meter(sys_.daemons)
+    meter = ctx.meter(sys_, "e")
     t0 = time.monotonic()
     sys_.trigger("a", [rel], meter)
 
@@ -836,6 +855,8 @@ def main():
     ap.add_argument("--quic-bare", required=True)
     ap.add_argument("--sendme", default="")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--profile", default="", help="systems to profile with perf record (e.g. harp); "
+                    "the reports land beside raw.json as profile-<round>-<workload>-<system>.txt")
     args = ap.parse_args()
 
     ctx = Ctx()
@@ -846,6 +867,16 @@ def main():
     ctx.net = Net()
     base = f"/tmp/{TAG}"  # short: Unix socket paths are limited to 107 bytes
     started = time.time()
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    out = os.path.join(args.out, stamp + ("-quick" if args.quick else ""))
+    os.makedirs(out, exist_ok=True)
+    ctx.round = 0
+
+    def meter(system, w):
+        if system.name not in args.profile.split(","):
+            return Meter(system.daemons)
+        return Meter(system.daemons, os.path.join(out, f"profile-{ctx.round}-{w}-{system.name}"))
+    ctx.meter = meter
     helper = None
 
     def cleanup(*_):
@@ -889,6 +920,7 @@ def main():
             all_systems = [s for s in all_systems if s.name in args.systems.split(",")]
         rows = []
         for rnd in range(1, ctx.cfg["rounds"] + 1):
+            ctx.round = rnd
             for w in args.workloads:
                 order = [s for s in all_systems if w in s.workloads]
                 k = (rnd - 1) % max(1, len(order))
@@ -909,9 +941,6 @@ def main():
                     row = {"round": rnd, "workload": w, "system": s.name, **row}
                     print("   ", json.dumps(row), flush=True)
                     rows.append(row)
-        stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
-        out = os.path.join(args.out, stamp + ("-quick" if args.quick else ""))
-        os.makedirs(out, exist_ok=True)
         raw = {"date": stamp, "quick": args.quick, "config": ctx.cfg, "machine": machine(),
                "versions": versions(ctx, all_systems), "skipped": skipped, "rows": rows,
                "duration_s": round(time.time() - started, 1)}
