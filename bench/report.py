@@ -15,6 +15,8 @@ KEY = {"a": ("MB_per_s", False), "b": ("seconds", True), "c": ("p50_ms", True),
 TITLES = {"a": "a. one 1 GiB file", "b": "b. 10,000 files of 1-64 KiB", "c": "c. 4 KiB change, notify to peer",
           "d": "d. office: file at the cloud, 10 Mbit/s WAN", "e": "e. delta: 1 MiB into 512 MiB",
           "f": "f. idle node, 100,000 files"}
+SHORT = {"a": "a. 1 GiB file: MB/s", "b": "b. 10k small files: time", "c": "c. 4 KiB change: p50",
+         "d": "d. office: WAN bytes", "e": "e. delta: wire bytes", "f": "f. idle: RSS"}
 MIB = 1 << 20
 
 
@@ -67,7 +69,7 @@ def figure(w, r):
     if w == "e":
         return f"wire {fmt(r.get('wire_bytes', 0) / MIB, ' MiB')}"
     if w == "f":
-        return (f"RSS {fmt(r.get('rss_mb'), ' MB', 1)}, idle CPU {fmt(r.get('idle_cpu_s'), ' s', 3)} "
+        return (f"RSS {fmt(r.get('rss_mb'), ' MB', 1)} (anon {fmt(r.get('rss_anon_mb'), '', 1)}), idle CPU {fmt(r.get('idle_cpu_s'), ' s', 3)} "
                 f"in {r.get('idle_s')} s, indexed in {fmt(r.get('index_s'), ' s')}")
     return ""
 
@@ -152,7 +154,7 @@ def chart(raw, path):
         for s in systems:
             adv = advantage(w, ratios(raw, w, s))
             if adv:
-                labels.append(f"{TITLES[w][:34]} — vs {s}")
+                labels.append(f"{SHORT[w]} — vs {s}" + (" (the link's ceiling)" if s == "quic-bare" else ""))
                 values.append(adv)
     fig, ax = plt.subplots(figsize=(10, 0.38 * len(labels) + 1.6))
     colors = ["#2a7" if v >= 1 else "#c43" for v in values]

@@ -192,9 +192,13 @@ class Meter:
         self.perf = None
         if profile and daemons:
             # cpu-clock: a software event, so it works in VMs without hardware counters.
-            self.perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-o", profile,
-                                          "-p", ",".join(str(p) for p in pids_of(daemons))],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # And perf trace -s: the time spent in each system call (fsync, ...),
+            # which shows the waiting that a CPU profile cannot.
+            pids = ",".join(str(p) for p in pids_of(daemons))
+            self.perf = [subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-o", profile,
+                                           "-p", pids], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                         subprocess.Popen(["perf", "trace", "-s", "-o", profile + ".syscalls.txt", "-p", pids],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
             self.profile = profile
         self.cpu0 = {p.pid: tree_stat(p.pid)[0] for p in daemons}
         self.cpu_clients = 0.0
@@ -226,8 +230,9 @@ class Meter:
         self.running = False
         self.thread.join()
         if self.perf:
-            self.perf.send_signal(signal.SIGINT)
-            self.perf.wait(60)
+            for p in self.perf:
+                p.send_signal(signal.SIGINT)
+                p.wait(60)
             with open(self.profile + ".txt", "w") as f:
                 subprocess.run(["perf", "report", "-i", self.profile, "--stdio", "--no-children",
                                 "--sort", "comm,dso,symbol", "--percent-limit", "1.5", "-g", "none"],
@@ -792,11 +797,19 @@ def w_f(ctx, sys_):
     time.sleep(min(5, ctx.cfg["f_idle_s"]))
     (d,) = sys_.daemons
     cpu0 = tree_stat(d.pid)[0]
+    meter = ctx.meter(sys_, "f")  # only for --profile: the idle window's figures are read here
     time.sleep(ctx.cfg["f_idle_s"])
+    meter.stop()
     cpu, hwm, rss = tree_stat(d.pid)
+    # Where the memory is: anonymous (heap, caches) or file-backed (binary, mapped files).
+    worker = max([d.pid] + descendants(d.pid), key=lambda p: proc_stat(p)[2])
+    with open(f"/proc/{worker}/status") as f:
+        st = f.read()
+    anon, fileb = (int(re.search(rf"{k}:\s+(\d+)", st).group(1)) / 1024 for k in ("RssAnon", "RssFile"))
     return {"files": ctx.cfg["f_files"], "index_s": round(index_s, 2), "idle_s": ctx.cfg["f_idle_s"],
-            "idle_cpu_s": round(cpu - cpu0, 3), "rss_mb": round(rss, 1), "peak_rss_mb": round(hwm, 1),
-            "cpu_s": round(cpu, 2), "seconds": round(index_s, 2)}
+            "idle_cpu_s": round(cpu - cpu0, 3), "rss_mb": round(rss, 1), "rss_anon_mb": round(anon, 1),
+            "rss_file_mb": round(fileb, 1), "peak_rss_mb": round(hwm, 1), "cpu_s": round(cpu, 2),
+            "seconds": round(index_s, 2)}
 
 
 WORKLOADS = {"a": w_a, "b": w_b, "c": w_c, "d": w_d, "e": w_e, "f": w_f}
