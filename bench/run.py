@@ -195,10 +195,13 @@ class Meter:
             # And perf trace -s: the time spent in each system call (fsync, ...),
             # which shows the waiting that a CPU profile cannot.
             pids = ",".join(str(p) for p in pids_of(daemons))
-            self.perf = [subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-g", "-o", profile,
-                                           "-p", pids], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-                         subprocess.Popen(["perf", "trace", "-s", "-o", profile + ".syscalls.txt", "-p", pids],
+            self.perf = [subprocess.Popen(["perf", "trace", "-s", "-o", profile + ".syscalls.txt", "-p", pids],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+            time.sleep(1)  # two perf sessions starting at once sometimes fail to set up
+            self.perf.append(subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-g",
+                                               "-o", profile, "-p", pids],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(1)
             self.profile = profile
         self.cpu0 = {p.pid: tree_stat(p.pid)[0] for p in daemons}
         self.cpu_clients = 0.0
