@@ -44,7 +44,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1 << 20
-TAG = f"hb{os.getpid()}"
+TAG = f"hr{os.getpid()}"  # "r" is not a hex digit: no clash with the tests' h<hex> namespaces
 LAN = {"a": "10.216.0.1", "b": "10.216.0.2"}
 CLOUD = "10.217.1.1"
 ADDR = {**LAN, "c": CLOUD}
