@@ -12,10 +12,16 @@ import sys
 # Per workload: the figure that decides it, and whether lower is better.
 KEY = {"a": ("MB_per_s", False), "b": ("seconds", True), "c": ("p50_ms", True),
        "d": ("wan_bytes", True), "e": ("wire_bytes", True), "f": ("rss_mb", True)}
-TITLES = {"a": "a. one 1 GiB file", "b": "b. 10,000 files of 1-64 KiB", "c": "c. 4 KiB change, notify to peer",
-          "d": "d. office: file at the cloud, 10 Mbit/s WAN", "e": "e. delta: 1 MiB into 512 MiB",
-          "f": "f. idle node, 100,000 files"}
-SHORT = {"a": "a. 1 GiB file: MB/s", "b": "b. 10k small files: time", "c": "c. 4 KiB change: p50",
+TITLES = {}
+
+
+def set_titles(cfg):
+    """Workload titles with this run's sizes (--quick uses small ones)."""
+    TITLES.update({"a": f"a. one {cfg['a_mib']} MiB file", "b": f"b. {cfg['b_files']:,} files of 1-64 KiB",
+                   "c": "c. 4 KiB change, notify to peer", "d": f"d. office: {cfg['d_mib']} MiB at the cloud, 10 Mbit/s WAN",
+                   "e": f"e. delta: {cfg['e_insert_mib']} MiB into {cfg['e_mib']} MiB",
+                   "f": f"f. idle node, {cfg['f_files']:,} files"})
+SHORT = {"a": "a. one big file: MB/s", "b": "b. small files: time", "c": "c. 4 KiB change: p50",
          "d": "d. office: WAN bytes", "e": "e. delta: wire bytes", "f": "f. idle: RSS"}
 MIB = 1 << 20
 
@@ -108,6 +114,7 @@ def targets(raw):
 
 
 def summary(raw):
+    set_titles(raw["config"])
     L = [f"# Harp benchmark, {raw['date']}{' (quick: a smoke test, not figures)' if raw['quick'] else ''}", "",
          f"Machine: {raw['machine']}. Rounds: {raw['config']['rounds']}. "
          f"Run took {raw['duration_s'] / 60:.1f} min.", "", "Versions: " +
@@ -142,6 +149,7 @@ def summary(raw):
 
 
 def chart(raw, path):
+    set_titles(raw["config"])
     try:
         import matplotlib
         matplotlib.use("Agg")

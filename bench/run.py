@@ -42,6 +42,8 @@ import sys
 import threading
 import time
 
+import report  # bench/report.py: the table, the ratios, the targets, the chart
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MIB = 1 << 20
 TAG = f"hr{os.getpid()}"  # "r" is not a hex digit: no clash with the tests' h<hex> namespaces
@@ -670,7 +672,7 @@ def same_content(a, b, rels):
     return all(sha256(os.path.join(a, r)) == sha256(os.path.join(b, r)) for r in rels)
 
 
-def transfer(ctx, sys_, data, name, mbytes_of):
+def transfer(ctx, sys_, data, name):
     """Workloads a and b: data appears on a, time until b has all of it."""
     sys_.start(["a", "b"])
     copy_into(data, sys_.folder("a"))
@@ -696,11 +698,11 @@ def w_a(ctx, sys_):
         r = sys_.send(ctx.cfg["a_mib"] * MIB, meter)
         return {"seconds": r["seconds"], "MB_per_s": r["MB_per_s"], "bytes": r["bytes"], **meter.stop(),
                 "hash_ok": None}
-    return transfer(ctx, sys_, ctx.data["a"], "a", None)
+    return transfer(ctx, sys_, ctx.data["a"], "a")
 
 
 def w_b(ctx, sys_):
-    return transfer(ctx, sys_, ctx.data["b"], "b", None)
+    return transfer(ctx, sys_, ctx.data["b"], "b")
 
 
 def w_c(ctx, sys_):
@@ -816,8 +818,6 @@ def w_f(ctx, sys_):
 
 
 WORKLOADS = {"a": w_a, "b": w_b, "c": w_c, "d": w_d, "e": w_e, "f": w_f}
-TITLES = {"a": "a. one 1 GiB file", "b": "b. 10,000 small files", "c": "c. 4 KiB change, p50",
-          "d": "d. office, 50 MiB via 10 Mbit/s WAN", "e": "e. delta, 1 MiB into 512 MiB", "f": "f. idle, 100k files"}
 
 
 # ---------------------------------------------------------------- the run
@@ -845,7 +845,7 @@ def make_data(ctx):
     small_files(ctx.data["f"], c["f_files"], 1024, 4096)
 
 
-def versions(ctx, systems):
+def versions(ctx):
     v = {"harp": sh(f"php -n -d extension={ctx.harp_so} -r 'echo phpversion(\"harp\");'") + " (git "
          + sh(f"git -C {ROOT} rev-parse --short HEAD") + ")",
          "syncthing": sh("syncthing --version"), "rsync": sh("rsync --version").splitlines()[0],
@@ -879,6 +879,7 @@ def main():
     ctx.cfg = dict(QUICK if args.quick else FULL)
     if args.rounds:
         ctx.cfg["rounds"] = args.rounds
+    report.set_titles(ctx.cfg)
     ctx.harp_so, ctx.quic_bare, ctx.sendme = args.harp_so, args.quic_bare, args.sendme
     ctx.net = Net()
     base = f"/tmp/{TAG}"  # short: Unix socket paths are limited to 107 bytes
@@ -944,7 +945,7 @@ def main():
                 for s in order:
                     ctx.work = os.path.join(base, f"r{rnd}-{w}-{s.name}")
                     os.makedirs(ctx.work)
-                    log(f"round {rnd}/{ctx.cfg['rounds']}  {TITLES[w]}  {s.name}")
+                    log(f"round {rnd}/{ctx.cfg['rounds']}  {report.TITLES[w]}  {s.name}")
                     try:
                         row = WORKLOADS[w](ctx, s)
                     except Exception as e:  # one failure does not end the run: it is reported
@@ -958,11 +959,10 @@ def main():
                     print("   ", json.dumps(row), flush=True)
                     rows.append(row)
         raw = {"date": stamp, "quick": args.quick, "config": ctx.cfg, "machine": machine(),
-               "versions": versions(ctx, all_systems), "skipped": skipped, "rows": rows,
+               "versions": versions(ctx), "skipped": skipped, "rows": rows,
                "duration_s": round(time.time() - started, 1)}
         with open(os.path.join(out, "raw.json"), "w") as f:
             json.dump(raw, f, indent=1)
-        import report  # bench/report.py: the table, the ratios, the targets, the chart
         text = report.summary(raw)
         with open(os.path.join(out, "summary.md"), "w") as f:
             f.write(text)
