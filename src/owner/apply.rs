@@ -211,15 +211,8 @@ impl Queue {
                         .await
                         .unwrap_or_else(|e| Err(HarpError::Internal(e.to_string())));
                         if let Ok(true) = r {
-                            c.shared.push_event(Event {
-                                kind: "file_deleted".into(),
-                                folder: Some(folder),
-                                path: Some(path),
-                                device: None,
-                                hash: None,
-                                seq: None,
-                                time_ms: now_ms(),
-                            });
+                            c.shared
+                                .push_event(path_event("file_deleted", folder, path));
                         }
                         (k2, None, r)
                     });
@@ -386,19 +379,24 @@ async fn record_conflicts(shared: &Arc<Shared>) {
     match tokio::task::spawn_blocking(move || s.engine.lock().record_conflicts()).await {
         Ok(Ok(copies)) => {
             for (folder, path) in copies {
-                shared.push_event(Event {
-                    kind: "conflict".into(),
-                    folder: Some(folder),
-                    path: Some(path),
-                    device: None,
-                    hash: None,
-                    seq: None,
-                    time_ms: now_ms(),
-                });
+                shared.push_event(path_event("conflict", folder, path));
             }
         }
         Ok(Err(e)) => warn(&format!("recording conflict copies: {e}")),
         Err(e) => warn(&format!("recording conflict copies: {e}")),
+    }
+}
+
+/// An event about a path, with no version.
+fn path_event(kind: &str, folder: String, path: String) -> Event {
+    Event {
+        kind: kind.into(),
+        folder: Some(folder),
+        path: Some(path),
+        device: None,
+        hash: None,
+        seq: None,
+        time_ms: now_ms(),
     }
 }
 
