@@ -62,8 +62,6 @@ struct PeerStats {
     window_start: Option<Instant>,
     /// Bytes answered in the current busy window.
     window_bytes: u64,
-    /// Bytes this peer delivered to us in total.
-    delivered: u64,
 }
 
 impl Default for PeerStats {
@@ -74,20 +72,8 @@ impl Default for PeerStats {
             queued: 0,
             window_start: None,
             window_bytes: 0,
-            delivered: 0,
         }
     }
-}
-
-/// One peer's figures, for `status()` and `peers()`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PeerLoad {
-    /// Smoothed throughput, bytes per second.
-    pub rate: f64,
-    /// Requests in flight.
-    pub inflight: u32,
-    /// Bytes delivered in total.
-    pub delivered: u64,
 }
 
 /// Chooses peers for requests and measures them.
@@ -136,15 +122,6 @@ impl Scheduler {
             expected_time(c.conn.rtt(), s.queued, s.rate, len)
         });
         candidates
-    }
-
-    /// A peer's current figures.
-    pub fn load(&self, device: &DeviceId) -> Option<PeerLoad> {
-        self.stats.lock().get(device).map(|s| PeerLoad {
-            rate: s.rate,
-            inflight: s.inflight,
-            delivered: s.delivered,
-        })
     }
 
     /// Asks the best of `candidates` for `req` (about `len` bytes), hedging
@@ -256,7 +233,6 @@ impl Scheduler {
     fn answered(&self, device: DeviceId, bytes: u64) {
         let mut stats = self.stats.lock();
         let s = stats.entry(device).or_default();
-        s.delivered += bytes;
         s.window_bytes += bytes;
         if let Some(start) = s.window_start {
             let busy = start.elapsed();
