@@ -116,6 +116,18 @@ impl HarpError {
         Some(HarpError::Storage(format!("{what}: {hint} ({e})")))
     }
 
+    /// Every name `kind` gives (a `Remote` error carries one of these).
+    pub const KINDS: [&'static str; 8] = [
+        "already_running",
+        "not_running",
+        "invalid_path",
+        "untrusted_peer",
+        "storage",
+        "protocol",
+        "config",
+        "internal",
+    ];
+
     /// A short, stable name for the error kind, used on the control socket
     /// so a client can rebuild the same error.
     pub fn kind(&self) -> &'static str {
@@ -135,17 +147,7 @@ impl HarpError {
     /// Rebuilds an error that crossed the control socket as (kind, message).
     /// An unknown kind becomes a protocol error.
     pub fn from_remote(kind: &str, message: String) -> Self {
-        const KINDS: [&str; 8] = [
-            "already_running",
-            "not_running",
-            "invalid_path",
-            "untrusted_peer",
-            "storage",
-            "protocol",
-            "config",
-            "internal",
-        ];
-        let kind = KINDS
+        let kind = Self::KINDS
             .iter()
             .find(|k| **k == kind)
             .copied()

@@ -12,17 +12,6 @@
 use harp::control::{self, decode_request, decode_response, encode_request, encode_response};
 use libfuzzer_sys::fuzz_target;
 
-const KINDS: [&str; 8] = [
-    "already_running",
-    "not_running",
-    "invalid_path",
-    "untrusted_peer",
-    "storage",
-    "protocol",
-    "config",
-    "internal",
-];
-
 fn body_of(frame: &[u8]) -> &[u8] {
     let n = control::frame_len([frame[0], frame[1], frame[2], frame[3]]).expect("own frame");
     assert_eq!(frame.len(), 4 + n);
@@ -41,7 +30,10 @@ fn one(body: &[u8]) {
         }
         Err(e) => {
             let (kind, message) = (e.kind().to_string(), e.to_string());
-            assert!(KINDS.contains(&kind.as_str()), "kind {kind}");
+            assert!(
+                harp::error::HarpError::KINDS.contains(&kind.as_str()),
+                "kind {kind}"
+            );
             let f = encode_response(&Err(e));
             let again = decode_response(body_of(&f)).expect_err("stays an error");
             assert_eq!(again.kind(), kind);
