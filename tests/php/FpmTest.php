@@ -52,18 +52,7 @@ final class FpmTest extends TestCase
         $owner = new Owner($state);
         $fpm = new Fpm(true);
         $total = 10_000;
-        $gens = [];
-        for ($g = 0; $g < 4; $g++) {
-            $gens[] = Process::start([...Env::php(false), __DIR__ . '/support/loadgen.php', $fpm->sock, $state, (string) ($g * $total / 4), (string) ($total / 4)]);
-        }
-        $rows = [];
-        foreach ($gens as $p) {
-            [$code, $out, $err] = $p->wait(300);
-            $this->assertSame(0, $code, $err);
-            foreach (explode("\n", trim($out)) as $line) {
-                $rows[] = json_decode($line, true, 512, JSON_THROW_ON_ERROR);
-            }
-        }
+        $rows = loadgen_rows(loadgen_start($fpm, $state, $total));
         $fpm->stop();
         $this->assertCount($total, $rows, 'every request answered');
         $this->assertSame(range(0, $total - 1), (function () use ($rows) {

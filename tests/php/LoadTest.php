@@ -25,9 +25,7 @@ final class LoadTest extends TestCase
         $fpm = new Fpm(true);
         $gens = [];
         try {
-            for ($g = 0; $g < 4; $g++) {
-                $gens[] = Process::start([...Env::php(false), __DIR__ . '/support/loadgen.php', $fpm->sock, $state, (string) ($g * $total / 4), (string) ($total / 4)]);
-            }
+            $gens = loadgen_start($fpm, $state, $total);
             // Restart the owner when the load is a quarter, half and three
             // quarters done: SIGKILL twice (mid-intake, most likely), SIGTERM once.
             $restarts = [];
@@ -43,14 +41,7 @@ final class LoadTest extends TestCase
                 $owner = new Owner($state);
                 $restarts[] = round(microtime(true) - $down, 2);
             }
-            $rows = [];
-            foreach ($gens as $p) {
-                [$code, $out, $err] = $p->wait(300);
-                $this->assertSame(0, $code, $err);
-                foreach (explode("\n", trim($out)) as $line) {
-                    $rows[] = json_decode($line, true, 512, JSON_THROW_ON_ERROR);
-                }
-            }
+            $rows = loadgen_rows($gens);
         } finally {
             foreach ($gens as $p) {
                 $p->kill();

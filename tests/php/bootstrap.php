@@ -254,6 +254,39 @@ function measure(string $name, float|int $value, string $unit): void
     fwrite(STDERR, "  measured: $name = $value $unit\n");
 }
 
+/**
+ * Starts 4 load generators (support/loadgen.php) sending `$total` notify
+ * requests, a quarter each, through php-fpm's socket.
+ * @return list<Process>
+ */
+function loadgen_start(Fpm $fpm, string $state, int $total): array
+{
+    $gens = [];
+    for ($g = 0; $g < 4; $g++) {
+        $gens[] = Process::start([...Env::php(false), __DIR__ . '/support/loadgen.php', $fpm->sock, $state, (string) ($g * $total / 4), (string) ($total / 4)]);
+    }
+    return $gens;
+}
+
+/**
+ * Waits for the load generators and returns one row per request; each
+ * generator must exit 0.
+ * @param list<Process> $gens
+ * @return list<array<string, mixed>>
+ */
+function loadgen_rows(array $gens): array
+{
+    $rows = [];
+    foreach ($gens as $p) {
+        [$code, $out, $err] = $p->wait(300);
+        \PHPUnit\Framework\Assert::assertSame(0, $code, $err);
+        foreach (explode("\n", trim($out)) as $line) {
+            $rows[] = json_decode($line, true, 512, JSON_THROW_ON_ERROR);
+        }
+    }
+    return $rows;
+}
+
 /** Figures about one process from /proc. */
 function proc_field(int $pid, string $field): int
 {
