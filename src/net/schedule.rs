@@ -77,34 +77,27 @@ impl Default for PeerStats {
 }
 
 /// Chooses peers for requests and measures them.
-#[derive(Default)]
 pub struct Scheduler {
     stats: Mutex<HashMap<DeviceId, PeerStats>>,
     /// Signalled whenever a request ends and frees room in a queue.
     freed: tokio::sync::Notify,
     /// Where a peer's wrong answers are counted (see `Net::refuse`).
-    net: Option<Arc<Net>>,
+    net: Arc<Net>,
 }
 
 impl Scheduler {
-    /// A new scheduler that knows nothing yet.
-    pub fn new() -> Arc<Scheduler> {
-        Arc::new(Scheduler::default())
-    }
-
-    /// A scheduler that counts peers' wrong answers in `net`'s peers.
-    pub fn with_net(net: Arc<Net>) -> Arc<Scheduler> {
+    /// A scheduler that knows nothing yet and counts peers' wrong answers
+    /// in `net`'s peers.
+    pub fn new(net: Arc<Net>) -> Arc<Scheduler> {
         Arc::new(Scheduler {
-            net: Some(net),
-            ..Scheduler::default()
+            stats: Mutex::new(HashMap::new()),
+            freed: tokio::sync::Notify::new(),
+            net,
         })
     }
 
     fn refuse(&self, device: &DeviceId, what: &str) {
-        match &self.net {
-            Some(net) => net.refuse(device, what),
-            None => crate::owner::warn(&format!("{}: {what}", device.short())),
-        }
+        self.net.refuse(device, what);
     }
 
     /// The expected time for `peer` to answer a request of `len` bytes.

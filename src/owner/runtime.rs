@@ -107,7 +107,7 @@ async fn serve(
         me: shared.device_id,
         ledger: shared.clone(),
         pushes: shared.pushes.clone(),
-        scheduler: net::schedule::Scheduler::with_net(shared.net.clone()),
+        scheduler: net::schedule::Scheduler::new(shared.net.clone()),
     });
     let events = shared.clone();
     let on_change: net::OnChange = Arc::new(move |kind, device| {
