@@ -234,8 +234,10 @@ final class FaultTest extends TestCase
     /** Runs PHP code in the mount namespace of process $pid. @return array decoded JSON output */
     private function nsPhp(int $pid, string $code, array $args = []): array
     {
-        [$rc, $out, $err] = Process::start(['nsenter', '-t', (string) $pid, '-m', '--', ...Env::php(), Env::script($code), ...$args])->wait(60);
+        // PHP's warnings go to stderr: stdout carries only the JSON answer.
+        [$rc, $out, $err] = Process::start(['nsenter', '-t', (string) $pid, '-m', '--', ...Env::php(), '-d', 'display_errors=stderr', Env::script($code), ...$args])->wait(60);
         $this->assertSame(0, $rc, "in the namespace: $err $out");
+        $this->assertJson($out, "in the namespace: $err");
         return json_decode($out, true, 512, JSON_THROW_ON_ERROR);
     }
 
