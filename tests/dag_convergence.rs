@@ -2,10 +2,16 @@
 //! entries in random orders (sans-IO, no disk or network): every device
 //! converges to the same folder, and every version that no later change
 //! knowingly replaced is either current or a conflict copy.
+//!
+//! A device's disk follows its view, except where the user changed a file
+//! that is not recorded yet (`Edit`): the applier leaves that path alone,
+//! peers' versions of it arrive meanwhile, and the record comes late
+//! (`Record`, or the next local change of that device). Such a record
+//! replaces knowingly only what the disk held before the edit.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test harness
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use harp::chain::dag::{conflict_name, Dag, Inserted};
 use harp::chain::entry::{Entry, Meta};
@@ -23,10 +29,15 @@ struct Device {
     /// Every entry this device holds, in the order it got them.
     log: Vec<Entry>,
     known: HashSet<Hash>,
+    /// Changes on disk not recorded yet: path -> (content, mtime, the
+    /// entry whose content the disk held before the change).
+    dirty: BTreeMap<String, (Hash, i64, Option<Hash>)>,
 }
 
 struct Cluster {
     devices: Vec<Device>,
+    /// Entries recorded late: what the author's disk held before.
+    late: HashMap<Hash, Option<Hash>>,
 }
 
 impl Cluster {
@@ -46,10 +57,14 @@ impl Cluster {
                     dag,
                     log: vec![],
                     known: HashSet::new(),
+                    dirty: BTreeMap::new(),
                 }
             })
             .collect();
-        Cluster { devices }
+        Cluster {
+            devices,
+            late: HashMap::new(),
+        }
     }
 
     fn local(
@@ -60,7 +75,7 @@ impl Cluster {
         from: &str,
         content: Hash,
         mtime: i64,
-    ) {
+    ) -> Hash {
         let dev = &mut self.devices[d];
         let me = dev.key.device_id();
         let (seq, prev, parents) = dev.dag.next_for(&me);
@@ -90,26 +105,59 @@ impl Cluster {
             dev.dag.insert(e.clone(), true),
             Ok(Inserted::Applied(_))
         ));
+        let h = e.hash;
         dev.known.insert(e.hash);
         dev.log.push(e);
+        h
     }
 
     fn write(&mut self, d: usize, path: &str, content: u8, mtime: i64) {
+        self.record(d);
         self.local(d, path, ChangeKind::Write, "", [content; 32], mtime);
     }
 
     fn delete(&mut self, d: usize, path: &str, mtime: i64) {
+        self.record(d);
         if self.devices[d].dag.file(FOLDER, path).is_some() {
             self.local(d, path, ChangeKind::Delete, "", [0; 32], mtime);
         }
     }
 
     fn rename(&mut self, d: usize, from: &str, to: &str, mtime: i64) {
+        self.record(d);
         if from == to {
             return;
         }
         if let Some(v) = self.devices[d].dag.file(FOLDER, from) {
             self.local(d, to, ChangeKind::Rename, from, v.content, mtime);
+        }
+    }
+
+    /// The user writes `path` on device `d`; the record comes later. The
+    /// disk held the view's version (the applier had kept up), unless an
+    /// earlier unrecorded change sits there already.
+    fn edit(&mut self, d: usize, path: &str, content: u8, mtime: i64) {
+        let dev = &mut self.devices[d];
+        let had = match dev.dirty.get(path) {
+            Some((_, _, had)) => *had,
+            None => dev.dag.file(FOLDER, path).map(|v| v.hash),
+        };
+        dev.dirty
+            .insert(path.to_string(), ([content; 32], mtime, had));
+    }
+
+    /// Device `d` records its late changes, as the engine does: first a
+    /// conflict copy of each version the disk never held, then the write.
+    fn record(&mut self, d: usize) {
+        for (path, (content, mtime, had)) in std::mem::take(&mut self.devices[d].dirty) {
+            let unseen = self.devices[d]
+                .dag
+                .unseen(FOLDER, &path, had.as_ref(), Some(&content));
+            for (cpath, v) in unseen {
+                self.local(d, &cpath, ChangeKind::Write, "", v.content, v.mtime_ns);
+            }
+            let h = self.local(d, &path, ChangeKind::Write, "", content, mtime);
+            self.late.insert(h, had);
         }
     }
 
@@ -135,6 +183,9 @@ impl Cluster {
     /// Every device records its conflict copies, then everyone gets
     /// everything (in a scrambled order), until nothing new appears.
     fn settle(&mut self, seed: u64) {
+        for d in 0..self.devices.len() {
+            self.record(d);
+        }
         for round in 0..20 {
             let mut created = 0;
             for d in 0..self.devices.len() {
@@ -194,6 +245,15 @@ enum Op {
         to: usize,
         pick: usize,
     },
+    Edit {
+        dev: usize,
+        path: usize,
+        content: u8,
+        mtime: u8,
+    },
+    Record {
+        dev: usize,
+    },
 }
 
 fn op(n: usize) -> impl Strategy<Value = Op> {
@@ -202,6 +262,8 @@ fn op(n: usize) -> impl Strategy<Value = Op> {
         1 => (0..n, 0..PATHS.len(), 0u8..8).prop_map(|(dev, path, mtime)| Op::Delete { dev, path, mtime }),
         1 => (0..n, 0..PATHS.len(), 0..PATHS.len(), 0u8..8).prop_map(|(dev, from, to, mtime)| Op::Rename { dev, from, to, mtime }),
         4 => (0..n, 0..n, 0usize..64).prop_map(|(from, to, pick)| Op::Deliver { from, to, pick }),
+        2 => (0..n, 0..PATHS.len(), 1u8..20, 0u8..8).prop_map(|(dev, path, content, mtime)| Op::Edit { dev, path, content, mtime }),
+        1 => (0..n).prop_map(|dev| Op::Record { dev }),
     ]
 }
 
@@ -224,6 +286,13 @@ fn run(n: usize, ops: &[Op], seed: u64) {
                 mtime,
             } => c.rename(dev, PATHS[from], PATHS[to], t(mtime)),
             Op::Deliver { from, to, pick } => c.deliver(from, to, pick),
+            Op::Edit {
+                dev,
+                path,
+                content,
+                mtime,
+            } => c.edit(dev, PATHS[path], content, t(mtime)),
+            Op::Record { dev } => c.record(dev),
         }
     }
     c.settle(seed);
@@ -234,6 +303,7 @@ fn run(n: usize, ops: &[Op], seed: u64) {
         assert_eq!(c.devices[d].dag.pending_len(), 0);
     }
     // Every version not knowingly replaced is current or a conflict copy.
+    // A late record replaced knowingly only what its disk held before.
     let dag = &c.devices[0].dag;
     let contents: HashSet<Hash> = first.values().copied().collect();
     let log = &c.devices[0].log;
@@ -242,6 +312,9 @@ fn run(n: usize, ops: &[Op], seed: u64) {
             e.hash != w.hash
                 && (e.meta.path == w.meta.path || e.meta.from == w.meta.path)
                 && dag.is_ancestor(&w.hash, &e.hash)
+                && c.late
+                    .get(&e.hash)
+                    .is_none_or(|had| had.is_some_and(|h| dag.is_ancestor(&w.hash, &h)))
         });
         if !replaced {
             assert!(
@@ -269,6 +342,8 @@ proptest! {
             Op::Delete { dev, path, mtime } => Op::Delete { dev: dev % n, path, mtime },
             Op::Rename { dev, from, to, mtime } => Op::Rename { dev: dev % n, from, to, mtime },
             Op::Deliver { from, to, pick } => Op::Deliver { from: from % n, to: to % n, pick },
+            Op::Edit { dev, path, content, mtime } => Op::Edit { dev: dev % n, path, content, mtime },
+            Op::Record { dev } => Op::Record { dev: dev % n },
         }).collect();
         run(n, &ops, seed);
     }

@@ -455,6 +455,47 @@ impl Dag {
             .collect()
     }
 
+    /// The versions of `path` that a new local change there would replace
+    /// without this device ever having had them on its disk, each with the
+    /// conflict-copy path that keeps it.
+    ///
+    /// A local entry takes every head as a parent, so it counts as newer
+    /// than everything here, including a peer's version the applier never
+    /// wrote because the disk held a change not recorded yet. Such a
+    /// version is one of the path's present maximal versions that `had` (the entry whose content the disk held before the
+    /// change, None for a file new on disk) does not descend from. Those
+    /// whose content is `keep` (the change's own content) lose nothing;
+    /// those whose copy is already recorded are safe too.
+    pub fn unseen(
+        &self,
+        folder: &str,
+        path: &str,
+        had: Option<&Hash>,
+        keep: Option<&Hash>,
+    ) -> Vec<(String, Version)> {
+        let Some(paths) = self.paths.get(folder) else {
+            return Vec::new();
+        };
+        let Some(max) = paths.get(path) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, Version)> = Vec::new();
+        for v in max {
+            let seen = had.is_some_and(|h| self.is_ancestor(&v.hash, h));
+            if !v.present
+                || seen
+                || keep == Some(&v.content)
+                || out.iter().any(|(_, o)| o.content == v.content)
+            {
+                continue;
+            }
+            if let Some(cpath) = self.copy_needed(paths, path, v) {
+                out.push((cpath, v.clone()));
+            }
+        }
+        out
+    }
+
     /// The view of one path (None when absent).
     pub fn file(&self, folder: &str, path: &str) -> Option<Version> {
         let max = self.paths.get(folder)?.get(path)?;

@@ -460,10 +460,23 @@ impl Engine {
 
     /// Makes the entries for `pending` (unsigned, applied to the DAG), signs
     /// them on both cores, and adds them and the file records to `batch`.
+    ///
+    /// A local entry descends from every head, so it would silently replace
+    /// a peer's version that the applier never wrote here (the disk held a
+    /// change not recorded yet). Such a version is kept first, as a conflict
+    /// copy recorded by this device (the applier then fetches its content);
+    /// a delete or a rename away does not replace it at all: a write beats
+    /// a concurrent delete, and the applier brings the version back.
     fn build(&mut self, folder: &str, pending: Vec<Observed>, batch: &mut Batch) -> Result<()> {
         let public = self.key.public().to_bytes();
         let first = batch.entries.len();
-        for p in pending {
+        // The entry each path got in this batch: what its disk holds now.
+        let mut just: HashMap<String, Hash> = HashMap::new();
+        for mut p in pending {
+            let had = match just.get(&p.path) {
+                Some(h) => Some(*h),
+                None => self.store.file(folder, &p.path)?.map(|r| r.entry),
+            };
             let Some(manifest) = p.manifest.as_ref() else {
                 if p.kind == ChangeKind::Write {
                     // Same bytes, new mtime: update the record, no entry.
@@ -474,12 +487,63 @@ impl Engine {
                     continue;
                 }
                 // A delete.
+                batch.files_del.push((folder.into(), p.path.clone()));
+                if !self
+                    .dag
+                    .unseen(folder, &p.path, had.as_ref(), None)
+                    .is_empty()
+                {
+                    warn(&format!(
+                        "{folder}/{}: deleted here while a peer's newer version had not arrived; the peer's version wins and comes back",
+                        p.path
+                    ));
+                    continue;
+                }
                 let e = self.local(folder, &p, [0u8; 32], public)?;
-                batch.files_del.push((folder.into(), p.path));
+                just.insert(p.path.clone(), e.hash);
                 batch.entries.push((e, None));
                 continue;
             };
             let content = manifest.content_hash();
+            if p.kind == ChangeKind::Rename {
+                let had_from = match just.get(&p.from) {
+                    Some(h) => Some(*h),
+                    None => self.store.file(folder, &p.from)?.map(|r| r.entry),
+                };
+                if !self
+                    .dag
+                    .unseen(folder, &p.from, had_from.as_ref(), None)
+                    .is_empty()
+                {
+                    warn(&format!(
+                        "{folder}/{}: renamed here while a peer's newer version had not arrived; recorded as a new file, the peer's version stays at {}",
+                        p.path, p.from
+                    ));
+                    batch
+                        .files_del
+                        .push((folder.into(), std::mem::take(&mut p.from)));
+                    p.kind = ChangeKind::Write;
+                }
+            }
+            for (cpath, v) in self
+                .dag
+                .unseen(folder, &p.path, had.as_ref(), Some(&content))
+            {
+                warn(&format!(
+                    "{folder}/{}: changed here while a peer's version had not arrived; the peer's version is kept as {cpath}",
+                    p.path
+                ));
+                let copy = Observed {
+                    path: cpath,
+                    kind: ChangeKind::Write,
+                    from: String::new(),
+                    size: v.size,
+                    mtime_ns: v.mtime_ns,
+                    manifest: None,
+                };
+                let e = self.local(folder, &copy, v.content, public)?;
+                batch.entries.push((e, self.store.manifest(&v.content)?));
+            }
             let e = self.local(folder, &p, content, public)?;
             batch.files_put.push((
                 folder.into(),
@@ -493,7 +557,9 @@ impl Engine {
             ));
             if p.kind == ChangeKind::Rename {
                 batch.files_del.push((folder.into(), p.from.clone()));
+                just.insert(p.from.clone(), e.hash);
             }
+            just.insert(p.path.clone(), e.hash);
             batch.entries.push((e, p.manifest));
         }
         sign_all(&self.key, &mut batch.entries[first..]);
@@ -733,6 +799,118 @@ mod tests {
         me.trust(xid);
         me.store().trust(&xid.0, &[]).unwrap();
         assert_eq!(me.receive(&all).unwrap().applied, 1);
+    }
+
+    /// Two engines sharing folder "f": `me` (seed 5) and a peer (seed 6),
+    /// each trusting the other, with `a.txt` = "v1" recorded by `me` and
+    /// known to both.
+    fn pair(t: &Path) -> (Engine, Engine, PathBuf, PathBuf) {
+        let (mf, pf) = (t.join("mf"), t.join("pf"));
+        let mut me = engine(&t.join("ms"));
+        let pkey = DeviceKey::from_seed([6; 32]);
+        std::fs::create_dir_all(t.join("ps")).unwrap();
+        let mut peer = Engine::open(Arc::new(Store::open(&t.join("ps")).unwrap()), pkey).unwrap();
+        me.add_folder("f", &mf).unwrap();
+        peer.add_folder("f", &pf).unwrap();
+        me.trust(peer.device_id());
+        peer.trust(me.device_id());
+        std::fs::write(mf.join("a.txt"), "v1").unwrap();
+        me.scan("f").unwrap();
+        std::fs::write(pf.join("a.txt"), "v1").unwrap();
+        let all = me.entries_since(&HashMap::new()).unwrap();
+        peer.receive(&all).unwrap();
+        let v = peer.dag().file("f", "a.txt").unwrap();
+        let m = me.manifest(&v.content).unwrap().unwrap();
+        peer.applied("f", "a.txt", &v, &m).unwrap();
+        (me, peer, mf, pf)
+    }
+
+    fn content_of(bytes: &str) -> Hash {
+        manifest::of_bytes(bytes.as_bytes()).content_hash()
+    }
+
+    #[test]
+    fn a_late_local_record_keeps_the_peers_unseen_version_as_a_conflict_copy() {
+        let t = tempfile::tempdir().unwrap();
+        let (mut me, mut peer, mf, pf) = pair(t.path());
+        // The peer edits a.txt; its entry reaches me, but my applier leaves
+        // the file alone: the user is editing it here, not recorded yet.
+        std::fs::write(pf.join("a.txt"), "v2 from the peer").unwrap();
+        peer.scan("f").unwrap();
+        let have: HashMap<DeviceId, u64> = me.version_vector().into_iter().collect();
+        me.receive(&peer.entries_since(&have).unwrap()).unwrap();
+        std::fs::write(mf.join("a.txt"), "v3 edited here").unwrap();
+        let r = me.scan("f").unwrap();
+        assert_eq!(r.changed, 1);
+        // Both versions are in the view: mine at a.txt, the peer's as a
+        // conflict copy recorded by me, so every device gets it.
+        let view = me.dag().view("f");
+        assert_eq!(view["a.txt"].version.content, content_of("v3 edited here"));
+        let copies: Vec<_> = view
+            .iter()
+            .filter(|(p, _)| p.starts_with("a.sync-conflict-"))
+            .collect();
+        assert_eq!(copies.len(), 1, "{view:?}");
+        assert_eq!(copies[0].1.version.content, content_of("v2 from the peer"));
+        assert_eq!(copies[0].1.version.author, me.device_id());
+        // The peer sees the same folder once it has my entries.
+        let have: HashMap<DeviceId, u64> = peer.version_vector().into_iter().collect();
+        peer.receive(&me.entries_since(&have).unwrap()).unwrap();
+        let pv: Vec<_> = peer
+            .dag()
+            .view("f")
+            .into_iter()
+            .map(|(p, f)| (p, f.version.content))
+            .collect();
+        let mv: Vec<_> = view
+            .into_iter()
+            .map(|(p, f)| (p, f.version.content))
+            .collect();
+        assert_eq!(pv, mv);
+    }
+
+    #[test]
+    fn a_version_that_was_on_disk_is_replaced_without_a_copy() {
+        let t = tempfile::tempdir().unwrap();
+        let (mut me, mut peer, mf, pf) = pair(t.path());
+        std::fs::write(pf.join("a.txt"), "v2 from the peer").unwrap();
+        peer.scan("f").unwrap();
+        let have: HashMap<DeviceId, u64> = me.version_vector().into_iter().collect();
+        me.receive(&peer.entries_since(&have).unwrap()).unwrap();
+        // This time the applier wrote it before the user edited.
+        let v = me.dag().file("f", "a.txt").unwrap();
+        std::fs::write(mf.join("a.txt"), "v2 from the peer").unwrap();
+        let m = manifest::of_bytes(b"v2 from the peer");
+        me.applied("f", "a.txt", &v, &m).unwrap();
+        std::fs::write(mf.join("a.txt"), "v3 edited here").unwrap();
+        me.scan("f").unwrap();
+        let view = me.dag().view("f");
+        assert_eq!(view.len(), 1, "no copy of a version the user saw: {view:?}");
+        assert_eq!(view["a.txt"].version.content, content_of("v3 edited here"));
+    }
+
+    #[test]
+    fn a_late_delete_does_not_remove_a_peers_unseen_version() {
+        let t = tempfile::tempdir().unwrap();
+        let (mut me, mut peer, mf, pf) = pair(t.path());
+        std::fs::write(pf.join("a.txt"), "v2 from the peer").unwrap();
+        peer.scan("f").unwrap();
+        let have: HashMap<DeviceId, u64> = me.version_vector().into_iter().collect();
+        me.receive(&peer.entries_since(&have).unwrap()).unwrap();
+        std::fs::remove_file(mf.join("a.txt")).unwrap();
+        let r = me.scan("f").unwrap();
+        assert_eq!((r.deleted, r.entries), (1, 0), "{r:?}");
+        let view = me.dag().view("f");
+        assert_eq!(
+            view["a.txt"].version.content,
+            content_of("v2 from the peer")
+        );
+        // The applier now fetches it: this device has no record in the way.
+        assert!(me
+            .wanted()
+            .unwrap()
+            .iter()
+            .any(|w| matches!(w, Want::Fetch { path, .. } if path == "a.txt")));
     }
 
     #[test]
