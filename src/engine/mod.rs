@@ -93,6 +93,56 @@ pub struct Engine {
     on_commit: Option<OnCommit>,
     /// Paths that entries from peers touched since the applier last looked.
     dirty: std::collections::BTreeSet<(String, String)>,
+    /// How many new entries each other author may still bring in.
+    quota: HashMap<DeviceId, Bucket>,
+    /// The rate those refill at.
+    limits: EntryQuota,
+}
+
+/// How many entries one author may add to this node: a burst, then a
+/// steady rate. Every entry stays in memory (the DAG) and is replayed at
+/// each start, so without a bound one device could make every office load
+/// gigabytes of entries. An honest device's scan of a million files fits
+/// in the burst; past it, its entries wait (they are resent on the next
+/// connection) instead of being lost.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryQuota {
+    /// Entries an author may add at once.
+    pub burst: u64,
+    /// Entries per hour after that.
+    pub per_hour: u64,
+}
+
+impl Default for EntryQuota {
+    fn default() -> Self {
+        EntryQuota {
+            burst: 1_000_000,
+            per_hour: 200_000,
+        }
+    }
+}
+
+/// A token bucket: `tokens` entries may come in now.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    /// Takes one token, refilled at `q`'s rate since the last call.
+    fn take(&mut self, q: &EntryQuota) -> bool {
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * q.per_hour as f64 / 3600.0;
+        self.tokens = (self.tokens + refill).min(q.burst as f64);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// A change seen on disk, on its way to becoming an entry.
@@ -134,7 +184,15 @@ impl Engine {
             folders,
             on_commit: None,
             dirty: Default::default(),
+            quota: HashMap::new(),
+            limits: EntryQuota::default(),
         })
+    }
+
+    /// Sets how many entries each other author may bring in.
+    pub fn set_entry_quota(&mut self, limits: EntryQuota) {
+        self.limits = limits;
+        self.quota.clear();
     }
 
     /// This device's ID.
@@ -191,6 +249,25 @@ impl Engine {
                 }
             };
             let id = hex(&e.hash);
+            if e.meta.author != self.me && !self.dag.contains(&e.hash) {
+                let limits = self.limits;
+                let bucket = self.quota.entry(e.meta.author).or_insert(Bucket {
+                    tokens: limits.burst as f64,
+                    at: std::time::Instant::now(),
+                });
+                if !bucket.take(&limits) {
+                    r.refused.push((
+                        id,
+                        format!(
+                            "over the entry quota of device {} ({} at once, then {} an hour); resent on the next connection",
+                            e.meta.author.short(),
+                            limits.burst,
+                            limits.per_hour
+                        ),
+                    ));
+                    continue;
+                }
+            }
             match self.dag.insert(e, true) {
                 Ok(Inserted::Applied(list)) => {
                     r.applied += list.len() as u64;
@@ -911,6 +988,31 @@ mod tests {
             .unwrap()
             .iter()
             .any(|w| matches!(w, Want::Fetch { path, .. } if path == "a.txt")));
+    }
+
+    #[test]
+    fn a_device_over_its_entry_quota_is_refused_until_it_refills() {
+        let t = tempfile::tempdir().unwrap();
+        let (mut me, mut peer, _mf, pf) = pair(t.path());
+        for i in 0..5 {
+            std::fs::write(pf.join(format!("{i}.txt")), format!("{i}")).unwrap();
+        }
+        peer.scan("f").unwrap();
+        me.set_entry_quota(EntryQuota {
+            burst: 3,
+            per_hour: 3600 * 20, // 20 a second
+        });
+        let have: HashMap<DeviceId, u64> = me.version_vector().into_iter().collect();
+        let sent = peer.entries_since(&have).unwrap();
+        assert_eq!(sent.len(), 5);
+        let r = me.receive(&sent).unwrap();
+        assert_eq!((r.applied, r.refused.len()), (3, 2), "{r:?}");
+        assert!(r.refused[0].1.contains("entry quota"), "{:?}", r.refused);
+        // Replays cost nothing, and the bucket refills with time.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let r = me.receive(&sent).unwrap();
+        assert_eq!((r.applied, r.duplicates), (2, 3), "{r:?}");
+        assert_eq!(me.dag().view("f").len(), 6);
     }
 
     #[test]

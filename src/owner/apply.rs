@@ -47,6 +47,12 @@ const CHUNKS_PER_FILE: usize = 16;
 const CHUNKS_IN_FLIGHT: usize = 64;
 /// How far down the queue the applier looks for work it may start.
 const LOOKAHEAD: usize = 1024;
+/// Manifests the running fetches may hold at once, in KiB: a file's
+/// manifest is reserved at its largest possible size (`manifest_bound` of
+/// the size its entry states) before it is read, and held until the fetch
+/// ends. So entries claiming huge files make this node wait, one such file
+/// at a time, instead of holding 16 manifests of 64 MiB each.
+const MANIFEST_BUDGET_KIB: usize = 64 * 1024;
 
 /// What every fetch needs.
 struct Ctx {
@@ -54,6 +60,9 @@ struct Ctx {
     runner: Arc<Runner>,
     /// One permit per chunk request in flight, across all files.
     chunk_slots: Arc<Semaphore>,
+    /// One permit per KiB of manifest the running fetches may hold (see
+    /// MANIFEST_BUDGET_KIB).
+    manifest_kib: Arc<Semaphore>,
     /// Files whose chunks are all in place, to be made durable and recorded.
     finisher: mpsc::Sender<Finished>,
 }
@@ -248,6 +257,7 @@ pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Resu
         shared: shared.clone(),
         runner,
         chunk_slots: Arc::new(Semaphore::new(CHUNKS_IN_FLIGHT)),
+        manifest_kib: Arc::new(Semaphore::new(MANIFEST_BUDGET_KIB)),
         finisher: finished,
     });
     let mut queue = Queue::default();
@@ -445,6 +455,13 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
             return Ok(false);
         }
     }
+    let kib = (manifest_bound(v.size).div_ceil(1024) as usize).clamp(1, MANIFEST_BUDGET_KIB);
+    let _manifest_memory = ctx
+        .manifest_kib
+        .clone()
+        .acquire_many_owned(kib as u32)
+        .await
+        .map_err(|e| HarpError::Internal(e.to_string()))?;
     let manifest = match known {
         Some(m) => m,
         // Its own route: waiting for a LAN peer's manifest must not send
