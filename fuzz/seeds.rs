@@ -161,6 +161,11 @@ fn main() {
         Op::AddFolder {
             folder: "docs".into(),
             path: "/srv/docs".into(),
+            devices: Some(vec![key.device_id().to_string()]),
+        },
+        Op::ShareFolder {
+            folder: "docs".into(),
+            device: key.device_id().to_string(),
         },
         Op::History {
             folder: "docs".into(),

@@ -311,9 +311,10 @@ impl Hostile {
         let conn = h.conn.clone();
         h.rt.block_on(async move {
             let hello = Hello {
-                v: 1,
+                v: 2,
                 name: "hostile".into(),
                 vv: vec![],
+                folders: Default::default(),
             };
             harp::net::send_frame(conn.open_uni().await.unwrap(), &hello)
                 .await
@@ -1091,5 +1092,85 @@ fn impostors_get_no_connection_and_no_byte() {
 
     // And the node still serves an honest device.
     let _honest = honest_sync(&mut node, "honest-after-impostors.bin");
+    node.assert_verifies();
+}
+
+/// Issue 11, point 11: eight entries claiming files of ~472 GB, whose
+/// (valid) manifests of 61 MiB the hostile device serves. Fetched all at
+/// once they took 1.77 GB; the applier now reserves each manifest's
+/// largest size from a 64 MiB budget before asking, so one is held at a
+/// time.
+#[test]
+fn manifests_of_huge_claimed_files_are_held_one_at_a_time() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let mut h = Hostile::join(&mut node, 41);
+    let (k, me) = (key(41), h.id);
+    let chunks = 1_800_000u64;
+    let huge = Manifest {
+        size: chunks * 256 * 1024,
+        chunks: (0..chunks)
+            .map(|i| Chunk {
+                offset: i * 256 * 1024,
+                len: 256 * 1024,
+                hash: *blake3::hash(&i.to_le_bytes()).as_bytes(),
+            })
+            .collect(),
+    };
+    let content = huge.content_hash();
+    let encoded = Arc::new(huge.encode());
+    drop(huge);
+    assert!(encoded.len() > 60 << 20);
+    let served = Arc::new(AtomicU64::new(0));
+    let (enc, count) = (encoded.clone(), served.clone());
+    let want = hex(&content);
+    let answer: Answerer = Arc::new(move |req: &Value| match req["get"].as_str() {
+        Some("manifest") if req["hash"] == want.as_str() => {
+            count.fetch_add(1, Ordering::SeqCst);
+            (0, enc.len() as u32, enc.to_vec())
+        }
+        _ => (1, 0, vec![]),
+    });
+    h.rt.spawn(answer_requests(h.conn.clone(), answer));
+    let before = rss();
+    let watch = RssWatch::start();
+    let t0 = Instant::now();
+    let mut prev = GENESIS;
+    let mut records = Vec::new();
+    for i in 0..8u64 {
+        let m = Meta {
+            size: chunks * 256 * 1024,
+            content,
+            ..meta(me, i + 1, ChangeKind::Write, &format!("huge-{i}.bin"))
+        };
+        let (rec, hash) = own_record(&m, prev, &k);
+        records.push(rec);
+        prev = hash;
+    }
+    h.entries(&records);
+    wait_until(
+        "all eight manifests to be asked for",
+        Duration::from_secs(120),
+        || served.load(Ordering::SeqCst) >= 8,
+    );
+    // The last one is being read and decoded: wait until the node is done
+    // with it (no transfer in flight) before taking the peak.
+    wait_until(
+        "the last manifest to be let go",
+        Duration::from_secs(60),
+        || {
+            node.owner.status().unwrap()["transfers"]
+                .as_array()
+                .is_some_and(|t| t.is_empty())
+        },
+    );
+    watch.report("eight 61 MiB manifests", before, t0);
+    let grew = watch.peak().saturating_sub(before);
+    assert!(
+        grew < 700 << 20,
+        "eight huge manifests took {} MB (one at a time needs ~400 MB)",
+        grew >> 20
+    );
+    let _honest = honest_sync(&mut node, "after-the-huge-manifests.bin");
     node.assert_verifies();
 }

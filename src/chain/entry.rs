@@ -27,8 +27,13 @@ use crate::identity::{DeviceId, DeviceKey};
 use crate::outbox::ChangeKind;
 use crate::paths;
 
-/// Version byte of the meta encoding.
-pub const META_VERSION: u8 = 1;
+/// Version byte of the meta encoding: 2, per-folder chains (an author's
+/// `seq` and `prev` count within one folder, and `parents` are heads of
+/// that folder), so a device that is sent one folder can check every link.
+pub const META_VERSION: u8 = 2;
+/// Version 1: one chain per author across all folders. Only read, from the
+/// archive a store keeps of what it held before it moved to version 2.
+pub const LEGACY_META_VERSION: u8 = 1;
 /// Most parents an entry may name.
 pub const MAX_PARENTS: usize = 256;
 /// Largest meta encoding (bounded by the path limits and MAX_PARENTS).
@@ -135,9 +140,13 @@ impl Meta {
 
     /// The canonical encoding.
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_version(META_VERSION)
+    }
+
+    fn encode_version(&self, version: u8) -> Vec<u8> {
         let mut out =
             Vec::with_capacity(140 + self.path.len() + self.from.len() + 32 * self.parents.len());
-        out.push(META_VERSION);
+        out.push(version);
         out.push(kind_code(self.kind));
         put_str(&mut out, &self.folder, false);
         put_str(&mut out, &self.path, true);
@@ -158,13 +167,22 @@ impl Meta {
     /// Strict decoding: any malformation, or bytes that are not the
     /// canonical encoding of what they decode to, is an error.
     pub fn decode(buf: &[u8]) -> Result<Self> {
+        Self::decode_version(buf, META_VERSION)
+    }
+
+    fn decode_version(buf: &[u8], want: u8) -> Result<Self> {
         let bad = |why: &str| HarpError::Protocol(format!("entry meta: {why}"));
         if buf.len() > MAX_META {
             return Err(bad("too long"));
         }
         let mut r = Reader::new(buf);
         let version = r.u8().ok_or_else(|| bad("empty"))?;
-        if version != META_VERSION {
+        if version == LEGACY_META_VERSION && want != LEGACY_META_VERSION {
+            return Err(bad(
+                "format version 1 (one chain across folders) is no longer accepted; upgrade the device that sent it",
+            ));
+        }
+        if version != want {
             return Err(bad(&format!("unknown version {version}")));
         }
         let kind = match r.u8() {
@@ -251,6 +269,21 @@ impl Entry {
     /// Decodes a record and recomputes its hash. Does not check the
     /// signature or the link to the author's previous entry: see `verify`.
     pub fn decode(buf: &[u8]) -> Result<Self> {
+        Self::decode_version(buf, META_VERSION)
+    }
+
+    /// Decodes a version 1 record (a store's archive of what it held
+    /// before version 2), as strictly as `decode`.
+    pub fn decode_legacy(buf: &[u8]) -> Result<Self> {
+        Self::decode_version(buf, LEGACY_META_VERSION)
+    }
+
+    /// The meta's format version: the first byte of a record's meta.
+    pub fn record_version(buf: &[u8]) -> Option<u8> {
+        buf.get(4).copied()
+    }
+
+    fn decode_version(buf: &[u8], version: u8) -> Result<Self> {
         let bad = |why: &str| HarpError::Protocol(format!("entry: {why}"));
         let mut r = Reader::new(buf);
         let mlen = r.u32().ok_or_else(|| bad("truncated"))? as usize;
@@ -267,8 +300,8 @@ impl Entry {
         if !r.done() {
             return Err(bad("trailing bytes"));
         }
-        let meta = Meta::decode(&meta_bytes)?;
-        if meta.encode() != meta_bytes {
+        let meta = Meta::decode_version(&meta_bytes, version)?;
+        if meta.encode_version(version) != meta_bytes {
             return Err(bad("meta is not in canonical form"));
         }
         let hash = link(&prev, &meta_bytes);

@@ -41,6 +41,24 @@ pub enum Op {
         folder: String,
         /// Local directory.
         path: String,
+        /// The devices it is shared with (device ID text); absent: every
+        /// trusted device.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        devices: Option<Vec<String>>,
+    },
+    /// Shares a folder with one more device.
+    ShareFolder {
+        /// Folder id.
+        folder: String,
+        /// Device ID, text form.
+        device: String,
+    },
+    /// Stops sharing a folder with a device.
+    UnshareFolder {
+        /// Folder id.
+        folder: String,
+        /// Device ID, text form.
+        device: String,
     },
     /// The folders.
     Folders,

@@ -51,7 +51,10 @@ impl Engine {
             }
             // Conflict copies first: the losing content may be the very file
             // about to be overwritten, and is copied from it.
-            for (cpath, version) in self.dag.copies_for(&folder, &path) {
+            let Some(dag) = self.dags.get(&folder) else {
+                continue;
+            };
+            for (cpath, version) in dag.copies_for(&folder, &path) {
                 let have = self.store.file(&folder, &cpath)?;
                 if have.is_none_or(|r| r.content != version.content) {
                     out.push(Want::Fetch {
@@ -63,7 +66,7 @@ impl Engine {
                 }
             }
             let have = self.store.file(&folder, &path)?;
-            match (self.dag.file(&folder, &path), have) {
+            match (dag.file(&folder, &path), have) {
                 (Some(v), h) if h.is_none_or(|r| r.content != v.content) => out.push(Want::Fetch {
                     folder,
                     path,
@@ -89,7 +92,7 @@ impl Engine {
         let mut folders: Vec<&String> = self.folders.keys().collect();
         folders.sort();
         for folder in folders {
-            let view = self.dag.view(folder);
+            let view = self.view(folder);
             let mut files = self.store.files(folder)?;
             let mut copies = Vec::new();
             let mut others = Vec::new();
@@ -239,7 +242,11 @@ impl Engine {
         let folders: Vec<String> = self.folders.keys().cloned().collect();
         for folder in folders {
             let mut changes = Vec::new();
-            for (cpath, v) in self.dag.unrecorded_conflicts(&folder) {
+            let unrecorded = match self.dags.get(&folder) {
+                Some(d) => d.unrecorded_conflicts(&folder),
+                None => Vec::new(),
+            };
+            for (cpath, v) in unrecorded {
                 let Some(rec) = self.store.file(&folder, &cpath)? else {
                     continue;
                 };

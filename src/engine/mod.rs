@@ -12,10 +12,11 @@
 //! mtime moved.
 
 mod apply;
+mod migrate;
 mod scan;
 mod verify;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -83,13 +84,27 @@ pub fn mtime_ns(m: &std::fs::Metadata) -> i64 {
         .saturating_add(m.mtime_nsec())
 }
 
+/// Version vectors per folder: folder -> (author, highest seq held).
+pub type FolderVersions = BTreeMap<String, Vec<(DeviceId, u64)>>;
+/// What a peer says it holds: folder -> author -> highest seq.
+pub type PeerVersions = HashMap<String, HashMap<DeviceId, u64>>;
+
 /// The engine of one node.
 pub struct Engine {
     key: DeviceKey,
     me: DeviceId,
-    dag: Dag,
+    /// One DAG per folder: an author's entries form one chain per folder
+    /// (format version 2), and parents name entries of the same folder.
+    dags: BTreeMap<String, Dag>,
+    /// Devices whose entries are accepted (the trust list, and this one).
+    trusted: HashSet<DeviceId>,
+    /// Untrusted devices: folder -> the last sequence number still accepted.
+    revoked: HashMap<DeviceId, HashMap<String, u64>>,
     store: Arc<Store>,
     folders: HashMap<String, PathBuf>,
+    /// Whom each folder is shared with; a folder missing here goes to every
+    /// trusted device.
+    shared: HashMap<String, BTreeSet<DeviceId>>,
     on_commit: Option<OnCommit>,
     /// Paths that entries from peers touched since the applier last looked.
     dirty: std::collections::BTreeSet<(String, String)>,
@@ -167,21 +182,43 @@ impl Engine {
     /// Rebuilds the DAG from the store and loads the folder list.
     pub fn open(store: Arc<Store>, key: DeviceKey) -> Result<Self> {
         let me = key.device_id();
-        let mut dag = replay(&store, me)?;
-        for (device, last) in store.revoked()? {
-            dag.revoke(DeviceId(device), last);
+        if store.needs_migration()? {
+            migrate::run(&store, &key)?;
         }
+        let mut revoked: HashMap<DeviceId, HashMap<String, u64>> = HashMap::new();
+        for (device, folder, last) in store.revoked()? {
+            revoked
+                .entry(DeviceId(device))
+                .or_default()
+                .insert(folder, last);
+        }
+        let dags = replay(&store, me, &revoked)?;
         let folders = store
             .folders()?
             .into_iter()
             .map(|(id, p)| (id, PathBuf::from(p)))
             .collect();
+        let shared = store
+            .folder_devices()?
+            .into_iter()
+            .map(|(id, devices)| (id, devices.into_iter().map(DeviceId).collect()))
+            .collect();
+        let mut trusted = HashSet::from([me]);
+        for d in dags.values() {
+            trusted.extend(d.version_vector().into_iter().map(|(a, _)| a));
+        }
+        for r in revoked.keys() {
+            trusted.remove(r);
+        }
         Ok(Engine {
             key,
             me,
-            dag,
+            dags,
+            trusted,
+            revoked,
             store,
             folders,
+            shared,
             on_commit: None,
             dirty: Default::default(),
             quota: HashMap::new(),
@@ -205,27 +242,54 @@ impl Engine {
         self.on_commit = f;
     }
 
-    /// (author, highest seq) of every entry here.
-    pub fn version_vector(&self) -> Vec<(DeviceId, u64)> {
-        self.dag.version_vector()
+    /// (author, highest seq) of every entry here, per folder, for the
+    /// folders `peer` may have (every folder when None).
+    pub fn version_vectors(&self, peer: Option<DeviceId>) -> FolderVersions {
+        self.dags
+            .iter()
+            .filter(|(f, _)| peer.is_none_or(|p| self.shares(f, p)))
+            .map(|(f, d)| (f.clone(), d.version_vector()))
+            .collect()
     }
 
-    /// The records of every entry a peer with version vector `have` lacks,
-    /// in application order (so parents come first).
-    pub fn entries_since(&self, have: &HashMap<DeviceId, u64>) -> Result<Vec<Vec<u8>>> {
-        let mine = self.dag.version_vector();
-        let behind: HashMap<DeviceId, u64> = mine
-            .into_iter()
-            .filter(|(a, s)| have.get(a).copied().unwrap_or(0) < *s)
-            .map(|(a, _)| (a, have.get(&a).copied().unwrap_or(0)))
-            .collect();
+    /// Whether `folder` is configured here and shared with `device` (a
+    /// trusted device, and on the folder's list if it has one).
+    pub fn shares(&self, folder: &str, device: DeviceId) -> bool {
+        self.folders.contains_key(folder)
+            && self.trusted.contains(&device)
+            && self.shared.get(folder).is_none_or(|l| l.contains(&device))
+    }
+
+    /// The records of every entry a peer that holds `have` lacks, in
+    /// application order (so parents come first), of the folders shared
+    /// with `peer` (every folder when None).
+    pub fn entries_since(
+        &self,
+        peer: Option<DeviceId>,
+        have: &PeerVersions,
+    ) -> Result<Vec<Vec<u8>>> {
+        let none = HashMap::new();
+        let mut behind: HashMap<(&str, DeviceId), u64> = HashMap::new();
+        for (folder, dag) in &self.dags {
+            if peer.is_some_and(|p| !self.shares(folder, p)) {
+                continue;
+            }
+            let theirs = have.get(folder).unwrap_or(&none);
+            for (a, s) in dag.version_vector() {
+                let t = theirs.get(&a).copied().unwrap_or(0);
+                if t < s {
+                    behind.insert((folder.as_str(), a), t);
+                }
+            }
+        }
         let mut out = Vec::new();
         if behind.is_empty() {
             return Ok(out);
         }
         self.store.for_each_entry(|_, _, rec| {
             if let Ok(e) = Entry::decode(rec) {
-                if behind.get(&e.meta.author).is_some_and(|s| e.meta.seq > *s) {
+                let k = (e.meta.folder.as_str(), e.meta.author);
+                if behind.get(&k).is_some_and(|s| e.meta.seq > *s) {
                     out.push(rec.to_vec());
                 }
             }
@@ -234,10 +298,49 @@ impl Engine {
         Ok(out)
     }
 
+    /// The DAG of `folder`, created (trusting what this engine trusts) on
+    /// first use.
+    fn dag_mut(&mut self, folder: &str) -> &mut Dag {
+        let (me, trusted, revoked) = (self.me, &self.trusted, &self.revoked);
+        self.dags.entry(folder.to_string()).or_insert_with(|| {
+            let mut d = Dag::new(me);
+            for t in trusted {
+                d.trust(*t);
+            }
+            for (device, per) in revoked {
+                d.revoke(*device, per.get(folder).copied().unwrap_or(0));
+            }
+            d
+        })
+    }
+
+    /// `Dag::unseen` for a folder.
+    fn unseen(
+        &self,
+        folder: &str,
+        path: &str,
+        had: Option<&Hash>,
+        keep: Option<&Hash>,
+    ) -> Vec<(String, crate::chain::dag::Version)> {
+        self.dags
+            .get(folder)
+            .map(|d| d.unseen(folder, path, had, keep))
+            .unwrap_or_default()
+    }
+
+    /// The view of one path, if the folder has it.
+    fn view_file(&self, folder: &str, path: &str) -> Option<crate::chain::dag::Version> {
+        self.dags.get(folder).and_then(|d| d.file(folder, path))
+    }
+
     /// Takes entries from a peer: checks each (decoding, signature, link,
     /// trusted author), applies what it can, keeps the rest waiting for
     /// their parents, and stores what applied in one commit.
-    pub fn receive(&mut self, records: &[Vec<u8>]) -> Result<Received> {
+    ///
+    /// `from` is the device that sent them: an entry of a folder that is
+    /// not shared with it is refused. None: a trusted local source (tests,
+    /// a benchmark).
+    pub fn receive(&mut self, from: Option<DeviceId>, records: &[Vec<u8>]) -> Result<Received> {
         let mut r = Received::default();
         let mut batch = Batch::default();
         for rec in records {
@@ -249,7 +352,24 @@ impl Engine {
                 }
             };
             let id = hex(&e.hash);
-            if e.meta.author != self.me && !self.dag.contains(&e.hash) {
+            if let Some(f) = from {
+                if !self.shares(&e.meta.folder, f) {
+                    r.refused.push((
+                        id,
+                        format!(
+                            "folder {:?} is not shared with device {}",
+                            e.meta.folder,
+                            f.short()
+                        ),
+                    ));
+                    continue;
+                }
+            }
+            let known = self
+                .dags
+                .get(&e.meta.folder)
+                .is_some_and(|d| d.contains(&e.hash));
+            if e.meta.author != self.me && !known {
                 let limits = self.limits;
                 let bucket = self.quota.entry(e.meta.author).or_insert(Bucket {
                     tokens: limits.burst as f64,
@@ -268,7 +388,8 @@ impl Engine {
                     continue;
                 }
             }
-            match self.dag.insert(e, true) {
+            let folder = e.meta.folder.clone();
+            match self.dag_mut(&folder).insert(e, true) {
                 Ok(Inserted::Applied(list)) => {
                     r.applied += list.len() as u64;
                     for e in &list {
@@ -293,21 +414,39 @@ impl Engine {
 
     /// Accepts entries authored by `device` from now on.
     pub fn trust(&mut self, device: DeviceId) {
-        self.dag.trust(device);
+        self.trusted.insert(device);
+        self.revoked.remove(&device);
+        for d in self.dags.values_mut() {
+            d.trust(device);
+        }
     }
 
     /// Accepts no new entry authored by `device`: what it wrote up to now
-    /// stays valid. Returns the last sequence number still accepted, for the
-    /// store to keep.
-    pub fn untrust(&mut self, device: DeviceId) -> u64 {
-        let last = self.dag.last_seq(&device);
-        self.dag.revoke(device, last);
-        last
+    /// stays valid. Returns, per folder, the last sequence number still
+    /// accepted, for the store to keep.
+    pub fn untrust(&mut self, device: DeviceId) -> Vec<(String, u64)> {
+        self.trusted.remove(&device);
+        let mut out = Vec::new();
+        for (folder, d) in self.dags.iter_mut() {
+            let last = d.last_seq(&device);
+            d.revoke(device, last);
+            out.push((folder.clone(), last));
+        }
+        self.revoked.insert(device, out.iter().cloned().collect());
+        out
     }
 
-    /// The DAG, read-only.
-    pub fn dag(&self) -> &Dag {
-        &self.dag
+    /// The DAG of `folder`, read-only (None before its first entry).
+    pub fn dag(&self, folder: &str) -> Option<&Dag> {
+        self.dags.get(folder)
+    }
+
+    /// The folder as every device holding the same entries shows it.
+    pub fn view(&self, folder: &str) -> BTreeMap<String, crate::chain::dag::FileView> {
+        self.dags
+            .get(folder)
+            .map(|d| d.view(folder))
+            .unwrap_or_default()
     }
 
     fn root(&self, folder: &str) -> Result<&Path> {
@@ -321,8 +460,68 @@ impl Engine {
             })
     }
 
-    /// Maps `id` to the directory `path` (created if missing).
+    /// Maps `id` to the directory `path` (created if missing), shared with
+    /// every trusted device.
     pub fn add_folder(&mut self, id: &str, path: &Path) -> Result<()> {
+        self.add_folder_shared(id, path, None)
+    }
+
+    /// Maps `id` to the directory `path`, shared with exactly `devices`
+    /// (None: every trusted device, now and later).
+    pub fn add_folder_shared(
+        &mut self,
+        id: &str,
+        path: &Path,
+        devices: Option<Vec<DeviceId>>,
+    ) -> Result<()> {
+        self.map_folder(id, path)?;
+        self.set_devices(id, devices.map(|l| l.into_iter().collect()))
+    }
+
+    fn set_devices(&mut self, id: &str, devices: Option<BTreeSet<DeviceId>>) -> Result<()> {
+        let raw: Option<Vec<[u8; 32]>> = devices.as_ref().map(|l| l.iter().map(|d| d.0).collect());
+        self.store.set_folder_devices(id, raw.as_deref())?;
+        match devices {
+            Some(l) => self.shared.insert(id.to_string(), l),
+            None => self.shared.remove(id),
+        };
+        Ok(())
+    }
+
+    /// Shares `folder` with `device` too. A folder shared with every
+    /// trusted device already includes it once it is trusted.
+    pub fn share_folder(&mut self, folder: &str, device: DeviceId) -> Result<()> {
+        self.root(folder)?;
+        if device == self.me {
+            return Err(HarpError::Config("that is this device's own ID".into()));
+        }
+        if let Some(mut l) = self.shared.get(folder).cloned() {
+            l.insert(device);
+            self.set_devices(folder, Some(l))?;
+        }
+        Ok(())
+    }
+
+    /// Stops sharing `folder` with `device`: it gets no more of the
+    /// folder's entries, manifests or chunks, and its entries of the folder
+    /// are refused. A folder shared with every trusted device is from then
+    /// on shared with the ones trusted now, less this one.
+    pub fn unshare_folder(&mut self, folder: &str, device: DeviceId) -> Result<()> {
+        self.root(folder)?;
+        let mut l = match self.shared.get(folder) {
+            Some(l) => l.clone(),
+            None => self
+                .trusted
+                .iter()
+                .copied()
+                .filter(|d| *d != self.me)
+                .collect(),
+        };
+        l.remove(&device);
+        self.set_devices(folder, Some(l))
+    }
+
+    fn map_folder(&mut self, id: &str, path: &Path) -> Result<()> {
         paths::check_folder_id(id)?;
         std::fs::create_dir_all(path).map_err(|e| {
             HarpError::Config(format!("cannot create folder {}: {e}", path.display()))
@@ -344,10 +543,21 @@ impl Engine {
         let mut ids: Vec<&String> = self.folders.keys().collect();
         ids.sort();
         for id in ids {
-            let view = self.dag.view(id);
+            let view = self.view(id);
+            let devices: Vec<String> = match self.shared.get(id.as_str()) {
+                Some(l) => l.iter().map(|d| d.to_string()).collect(),
+                None => {
+                    let mut all: Vec<&DeviceId> =
+                        self.trusted.iter().filter(|d| **d != self.me).collect();
+                    all.sort();
+                    all.into_iter().map(|d| d.to_string()).collect()
+                }
+            };
             list.push(json!({
                 "id": id,
                 "path": self.folders[id].display().to_string(),
+                "devices": devices,
+                "all_devices": !self.shared.contains_key(id.as_str()),
                 "files": view.len(),
                 "conflicts": view.values().filter(|f| f.conflict_of.is_some()).count(),
             }));
@@ -496,7 +706,7 @@ impl Engine {
                 let renames = kind == ChangeKind::Rename
                     && !from.is_empty()
                     && from != path
-                    && self.dag.file(folder, from).is_some()
+                    && self.view_file(folder, from).is_some()
                     && look(&root.join(from)).is_nothing();
                 Ok(Some(Observed {
                     path: path.into(),
@@ -518,7 +728,8 @@ impl Engine {
                 } else {
                     path
                 };
-                if self.dag.file(folder, gone).is_some() || self.store.file(folder, gone)?.is_some()
+                if self.view_file(folder, gone).is_some()
+                    || self.store.file(folder, gone)?.is_some()
                 {
                     Ok(Some(Observed {
                         path: gone.into(),
@@ -565,11 +776,7 @@ impl Engine {
                 }
                 // A delete.
                 batch.files_del.push((folder.into(), p.path.clone()));
-                if !self
-                    .dag
-                    .unseen(folder, &p.path, had.as_ref(), None)
-                    .is_empty()
-                {
+                if !self.unseen(folder, &p.path, had.as_ref(), None).is_empty() {
                     warn(&format!(
                         "{folder}/{}: deleted here while a peer's newer version had not arrived; the peer's version wins and comes back",
                         p.path
@@ -588,7 +795,6 @@ impl Engine {
                     None => self.store.file(folder, &p.from)?.map(|r| r.entry),
                 };
                 if !self
-                    .dag
                     .unseen(folder, &p.from, had_from.as_ref(), None)
                     .is_empty()
                 {
@@ -602,10 +808,7 @@ impl Engine {
                     p.kind = ChangeKind::Write;
                 }
             }
-            for (cpath, v) in self
-                .dag
-                .unseen(folder, &p.path, had.as_ref(), Some(&content))
-            {
+            for (cpath, v) in self.unseen(folder, &p.path, had.as_ref(), Some(&content)) {
                 warn(&format!(
                     "{folder}/{}: changed here while a peer's version had not arrived; the peer's version is kept as {cpath}",
                     p.path
@@ -650,7 +853,8 @@ impl Engine {
         content: Hash,
         public: [u8; 32],
     ) -> Result<Entry> {
-        let (seq, prev, parents) = self.dag.next_for(&self.me);
+        let me = self.me;
+        let (seq, prev, parents) = self.dag_mut(folder).next_for(&me);
         let meta = Meta {
             folder: folder.into(),
             path: p.path.clone(),
@@ -665,7 +869,7 @@ impl Engine {
             parents,
         };
         let e = Entry::unsigned(meta, prev, public)?;
-        match self.dag.insert(e.clone(), false) {
+        match self.dag_mut(folder).insert(e.clone(), false) {
             Ok(Inserted::Applied(_)) => Ok(e),
             other => Err(HarpError::Internal(format!(
                 "a new local entry did not apply: {other:?}"
@@ -678,8 +882,8 @@ impl Engine {
     fn commit(&mut self, batch: Batch) -> Result<()> {
         if let Err(e) = self.store.commit(&batch) {
             if !batch.entries.is_empty() {
-                match replay(&self.store, self.me) {
-                    Ok(dag) => self.dag = dag,
+                match replay(&self.store, self.me, &self.revoked) {
+                    Ok(dags) => self.dags = dags,
                     Err(e2) => warn(&format!("rebuilding the DAG failed: {e2}")),
                 }
             }
@@ -710,7 +914,14 @@ impl Engine {
         let path = paths::normalize(path, true)?;
         let mut out = Vec::new();
         for rec in self.store.history(folder, &path)?.into_iter().rev() {
-            let e = Entry::decode(&rec)?;
+            // Entries from before the move to format 2 stay readable.
+            let (e, format) = match Entry::decode(&rec) {
+                Ok(e) => (e, 2),
+                Err(err) => match Entry::decode_legacy(&rec) {
+                    Ok(e) => (e, 1),
+                    Err(_) => return Err(err),
+                },
+            };
             let m = &e.meta;
             let (kind, size, content) = if m.kind == ChangeKind::Rename && m.from == path {
                 ("renamed_away", 0, None)
@@ -732,6 +943,7 @@ impl Engine {
                 "mtime_ns": m.mtime_ns,
                 "time_ms": m.time_ms,
                 "content": content.map(|c| hex(&c)),
+                "format": format,
             }));
         }
         Ok(Value::Array(out))
@@ -740,7 +952,8 @@ impl Engine {
     /// Checks every entry of `folder`: link, signature, author.
     pub fn verify(&self, folder: &str) -> Result<VerifyReport> {
         self.root(folder)?;
-        verify::run(&self.store, &self.dag, folder)
+        let empty = Dag::new(self.me);
+        verify::run(&self.store, self.dags.get(folder).unwrap_or(&empty), folder)
     }
 
     /// The store.
@@ -749,16 +962,33 @@ impl Engine {
     }
 }
 
-/// Rebuilds the DAG from the store's log. An entry the store cannot give
+/// Rebuilds the DAGs from the store's log. An entry the store cannot give
 /// back intact is skipped with a warning; `verify` names it.
-fn replay(store: &Store, me: DeviceId) -> Result<Dag> {
-    let mut dag = Dag::new(me);
+fn replay(
+    store: &Store,
+    me: DeviceId,
+    revoked: &HashMap<DeviceId, HashMap<String, u64>>,
+) -> Result<BTreeMap<String, Dag>> {
+    let mut dags: BTreeMap<String, Dag> = BTreeMap::new();
     let mut damaged = 0u64;
     store.for_each_entry(|_, _, rec| {
         match Entry::decode(rec) {
             Ok(e) => {
+                let dag = dags.entry(e.meta.folder.clone()).or_insert_with(|| {
+                    let mut d = Dag::new(me);
+                    for (device, per) in revoked {
+                        d.revoke(*device, per.get(&e.meta.folder).copied().unwrap_or(0));
+                    }
+                    d
+                });
                 // Entries in the store were checked when they arrived.
                 dag.trust(e.meta.author);
+                if let Some(last) = revoked.get(&e.meta.author) {
+                    dag.revoke(
+                        e.meta.author,
+                        last.get(&e.meta.folder).copied().unwrap_or(0),
+                    );
+                }
                 if dag.insert(e, false).is_err() {
                     damaged += 1;
                 }
@@ -772,7 +1002,7 @@ fn replay(store: &Store, me: DeviceId) -> Result<Dag> {
             "{damaged} stored entries could not be replayed; run verify to see which"
         ));
     }
-    Ok(dag)
+    Ok(dags)
 }
 
 /// Signs entries on both cores.
@@ -809,6 +1039,7 @@ impl Seen {
 mod tests {
     use super::*;
     use crate::chain::entry::Problem;
+    use crate::chain::GENESIS;
 
     fn engine(dir: &Path) -> Engine {
         std::fs::create_dir_all(dir).unwrap();
@@ -841,17 +1072,17 @@ mod tests {
         let mut me = engine(&t.path().join("s"));
         me.add_folder("f", &mf).unwrap();
         me.trust(xid);
-        let first = x.entries_since(&HashMap::new()).unwrap();
-        assert_eq!(me.receive(&first).unwrap().applied, 1);
+        let first = x.entries_since(None, &HashMap::new()).unwrap();
+        assert_eq!(me.receive(None, &first).unwrap().applied, 1);
 
         let last = me.untrust(xid);
-        assert_eq!(last, 1);
-        me.store().untrust(&xid.0, last).unwrap();
+        assert_eq!(last, vec![("f".to_string(), 1)]);
+        me.store().untrust(&xid.0, &last).unwrap();
         std::fs::write(xf.join("b.txt"), "written after").unwrap();
         x.scan("f").unwrap();
         // Whoever relays them, X's new entries are refused; its old one stays.
-        let all = x.entries_since(&HashMap::new()).unwrap();
-        let r = me.receive(&all).unwrap();
+        let all = x.entries_since(None, &HashMap::new()).unwrap();
+        let r = me.receive(None, &all).unwrap();
         assert_eq!(
             (r.applied, r.duplicates, r.refused.len()),
             (0, 1, 1),
@@ -862,7 +1093,7 @@ mod tests {
         drop(me);
 
         let mut me = engine(&t.path().join("s"));
-        let r = me.receive(&all).unwrap();
+        let r = me.receive(None, &all).unwrap();
         assert_eq!(
             (r.applied, r.refused.len()),
             (0, 1),
@@ -875,7 +1106,15 @@ mod tests {
         // Trusting it again lifts the cut-off.
         me.trust(xid);
         me.store().trust(&xid.0, &[]).unwrap();
-        assert_eq!(me.receive(&all).unwrap().applied, 1);
+        assert_eq!(me.receive(None, &all).unwrap().applied, 1);
+    }
+
+    /// What `e` holds, as a peer's hello says it.
+    fn have(e: &Engine) -> PeerVersions {
+        e.version_vectors(None)
+            .into_iter()
+            .map(|(f, vv)| (f, vv.into_iter().collect()))
+            .collect()
     }
 
     /// Two engines sharing folder "f": `me` (seed 5) and a peer (seed 6),
@@ -894,9 +1133,9 @@ mod tests {
         std::fs::write(mf.join("a.txt"), "v1").unwrap();
         me.scan("f").unwrap();
         std::fs::write(pf.join("a.txt"), "v1").unwrap();
-        let all = me.entries_since(&HashMap::new()).unwrap();
-        peer.receive(&all).unwrap();
-        let v = peer.dag().file("f", "a.txt").unwrap();
+        let all = me.entries_since(None, &HashMap::new()).unwrap();
+        peer.receive(None, &all).unwrap();
+        let v = peer.dag("f").unwrap().file("f", "a.txt").unwrap();
         let m = me.manifest(&v.content).unwrap().unwrap();
         peer.applied("f", "a.txt", &v, &m).unwrap();
         (me, peer, mf, pf)
@@ -914,14 +1153,15 @@ mod tests {
         // the file alone: the user is editing it here, not recorded yet.
         std::fs::write(pf.join("a.txt"), "v2 from the peer").unwrap();
         peer.scan("f").unwrap();
-        let have: HashMap<DeviceId, u64> = me.version_vector().into_iter().collect();
-        me.receive(&peer.entries_since(&have).unwrap()).unwrap();
+        let vv = have(&me);
+        me.receive(None, &peer.entries_since(None, &vv).unwrap())
+            .unwrap();
         std::fs::write(mf.join("a.txt"), "v3 edited here").unwrap();
         let r = me.scan("f").unwrap();
         assert_eq!(r.changed, 1);
         // Both versions are in the view: mine at a.txt, the peer's as a
         // conflict copy recorded by me, so every device gets it.
-        let view = me.dag().view("f");
+        let view = me.view("f");
         assert_eq!(view["a.txt"].version.content, content_of("v3 edited here"));
         let copies: Vec<_> = view
             .iter()
@@ -931,10 +1171,10 @@ mod tests {
         assert_eq!(copies[0].1.version.content, content_of("v2 from the peer"));
         assert_eq!(copies[0].1.version.author, me.device_id());
         // The peer sees the same folder once it has my entries.
-        let have: HashMap<DeviceId, u64> = peer.version_vector().into_iter().collect();
-        peer.receive(&me.entries_since(&have).unwrap()).unwrap();
+        let theirs = have(&peer);
+        peer.receive(None, &me.entries_since(None, &theirs).unwrap())
+            .unwrap();
         let pv: Vec<_> = peer
-            .dag()
             .view("f")
             .into_iter()
             .map(|(p, f)| (p, f.version.content))
@@ -952,16 +1192,17 @@ mod tests {
         let (mut me, mut peer, mf, pf) = pair(t.path());
         std::fs::write(pf.join("a.txt"), "v2 from the peer").unwrap();
         peer.scan("f").unwrap();
-        let have: HashMap<DeviceId, u64> = me.version_vector().into_iter().collect();
-        me.receive(&peer.entries_since(&have).unwrap()).unwrap();
+        let vv = have(&me);
+        me.receive(None, &peer.entries_since(None, &vv).unwrap())
+            .unwrap();
         // This time the applier wrote it before the user edited.
-        let v = me.dag().file("f", "a.txt").unwrap();
+        let v = me.dag("f").unwrap().file("f", "a.txt").unwrap();
         std::fs::write(mf.join("a.txt"), "v2 from the peer").unwrap();
         let m = manifest::of_bytes(b"v2 from the peer");
         me.applied("f", "a.txt", &v, &m).unwrap();
         std::fs::write(mf.join("a.txt"), "v3 edited here").unwrap();
         me.scan("f").unwrap();
-        let view = me.dag().view("f");
+        let view = me.view("f");
         assert_eq!(view.len(), 1, "no copy of a version the user saw: {view:?}");
         assert_eq!(view["a.txt"].version.content, content_of("v3 edited here"));
     }
@@ -972,12 +1213,13 @@ mod tests {
         let (mut me, mut peer, mf, pf) = pair(t.path());
         std::fs::write(pf.join("a.txt"), "v2 from the peer").unwrap();
         peer.scan("f").unwrap();
-        let have: HashMap<DeviceId, u64> = me.version_vector().into_iter().collect();
-        me.receive(&peer.entries_since(&have).unwrap()).unwrap();
+        let vv = have(&me);
+        me.receive(None, &peer.entries_since(None, &vv).unwrap())
+            .unwrap();
         std::fs::remove_file(mf.join("a.txt")).unwrap();
         let r = me.scan("f").unwrap();
         assert_eq!((r.deleted, r.entries), (1, 0), "{r:?}");
-        let view = me.dag().view("f");
+        let view = me.view("f");
         assert_eq!(
             view["a.txt"].version.content,
             content_of("v2 from the peer")
@@ -1002,17 +1244,250 @@ mod tests {
             burst: 3,
             per_hour: 3600 * 20, // 20 a second
         });
-        let have: HashMap<DeviceId, u64> = me.version_vector().into_iter().collect();
-        let sent = peer.entries_since(&have).unwrap();
+        let vv = have(&me);
+        let sent = peer.entries_since(None, &vv).unwrap();
         assert_eq!(sent.len(), 5);
-        let r = me.receive(&sent).unwrap();
+        let r = me.receive(None, &sent).unwrap();
         assert_eq!((r.applied, r.refused.len()), (3, 2), "{r:?}");
         assert!(r.refused[0].1.contains("entry quota"), "{:?}", r.refused);
         // Replays cost nothing, and the bucket refills with time.
         std::thread::sleep(std::time::Duration::from_millis(150));
-        let r = me.receive(&sent).unwrap();
+        let r = me.receive(None, &sent).unwrap();
         assert_eq!((r.applied, r.duplicates), (2, 3), "{r:?}");
-        assert_eq!(me.dag().view("f").len(), 6);
+        assert_eq!(me.view("f").len(), 6);
+    }
+
+    #[test]
+    fn a_folder_goes_only_to_the_devices_it_is_shared_with_and_its_chain_stands_alone() {
+        let t = tempfile::tempdir().unwrap();
+        let mut me = engine(&t.path().join("ms"));
+        let (sales_peer, other) = (
+            DeviceKey::from_seed([6; 32]).device_id(),
+            DeviceKey::from_seed([8; 32]).device_id(),
+        );
+        me.trust(sales_peer);
+        me.trust(other);
+        me.add_folder_shared("hr", &t.path().join("hr"), Some(vec![other]))
+            .unwrap();
+        me.add_folder_shared("sales", &t.path().join("sales"), Some(vec![sales_peer]))
+            .unwrap();
+        // Interleaved changes: in format 1 every sales entry after the
+        // first hr one linked to it, and could not be checked without it.
+        for i in 0..3 {
+            std::fs::write(t.path().join(format!("hr/pay-{i}.txt")), format!("{i}")).unwrap();
+            me.scan("hr").unwrap();
+            std::fs::write(t.path().join(format!("sales/q{i}.txt")), format!("{i}")).unwrap();
+            me.scan("sales").unwrap();
+        }
+        assert!(me.shares("sales", sales_peer) && !me.shares("hr", sales_peer));
+        let vv = me.version_vectors(Some(sales_peer));
+        assert_eq!(vv.keys().collect::<Vec<_>>(), ["sales"]);
+        let sent = me.entries_since(Some(sales_peer), &HashMap::new()).unwrap();
+        assert_eq!(sent.len(), 3);
+        assert!(sent
+            .iter()
+            .all(|r| Entry::decode(r).unwrap().meta.folder == "sales"));
+        // The peer, sent only sales, applies every entry: no link is missing.
+        std::fs::create_dir_all(t.path().join("ps")).unwrap();
+        let store = Arc::new(Store::open(&t.path().join("ps")).unwrap());
+        let mut peer = Engine::open(store, DeviceKey::from_seed([6; 32])).unwrap();
+        peer.add_folder("sales", &t.path().join("psales")).unwrap();
+        peer.trust(me.device_id());
+        let r = peer.receive(Some(me.device_id()), &sent).unwrap();
+        assert_eq!((r.applied, r.pending, r.refused.len()), (3, 0, 0), "{r:?}");
+        assert!(peer.verify("sales").unwrap().ok);
+        // What the sales peer sends for hr is refused, and so is all it
+        // sends once sales is no longer shared with it.
+        let all = me.entries_since(None, &HashMap::new()).unwrap();
+        let mut fresh = engine(&t.path().join("fresh"));
+        fresh.trust(me.device_id());
+        fresh
+            .add_folder_shared("sales", &t.path().join("fs"), Some(vec![sales_peer]))
+            .unwrap();
+        fresh
+            .add_folder_shared("hr", &t.path().join("fh"), Some(vec![other]))
+            .unwrap();
+        fresh.trust(sales_peer);
+        let r = fresh.receive(Some(sales_peer), &all).unwrap();
+        assert_eq!((r.applied, r.refused.len()), (3, 3), "{r:?}");
+        assert!(
+            r.refused[0].1.contains("\"hr\" is not shared with device"),
+            "{r:?}"
+        );
+        me.unshare_folder("sales", sales_peer).unwrap();
+        assert!(me.version_vectors(Some(sales_peer)).is_empty());
+        assert!(me
+            .entries_since(Some(sales_peer), &HashMap::new())
+            .unwrap()
+            .is_empty());
+        // Shared with every trusted device: unsharing one keeps the rest.
+        me.add_folder("open", &t.path().join("open")).unwrap();
+        assert!(me.shares("open", sales_peer) && me.shares("open", other));
+        me.unshare_folder("open", other).unwrap();
+        assert!(me.shares("open", sales_peer) && !me.shares("open", other));
+        me.share_folder("open", other).unwrap();
+        assert!(me.shares("open", other));
+        // The choice survives a restart.
+        let dir = t.path().join("ms");
+        drop(me);
+        let mut me = engine(&dir);
+        me.trust(sales_peer);
+        me.trust(other);
+        assert!(!me.shares("hr", sales_peer) && me.shares("hr", other));
+        assert!(!me.shares("sales", sales_peer));
+    }
+
+    /// A format-1 entry, as stores written before format 2 hold them.
+    fn v1_entry(
+        key: &DeviceKey,
+        folder: &str,
+        path: &str,
+        seq: u64,
+        prev: Hash,
+        parents: Vec<Hash>,
+        body: &str,
+    ) -> Entry {
+        let m = manifest::of_bytes(body.as_bytes());
+        let meta = Meta {
+            folder: folder.into(),
+            path: path.into(),
+            kind: ChangeKind::Write,
+            from: String::new(),
+            size: m.size,
+            mtime_ns: 1_700_000_000_000_000_000 + seq as i64,
+            content: m.content_hash(),
+            author: key.device_id(),
+            seq,
+            time_ms: 1_700_000_000_000,
+            parents,
+        };
+        let mut meta_bytes = meta.encode();
+        meta_bytes[0] = 1;
+        let hash = crate::chain::link(&prev, &meta_bytes);
+        Entry {
+            meta,
+            meta_bytes,
+            prev,
+            hash,
+            public: key.public().to_bytes(),
+            sig: key.sign(&hash).to_bytes(),
+        }
+    }
+
+    #[test]
+    fn a_format_1_store_moves_to_format_2_keeping_its_view_and_its_history() {
+        let t = tempfile::tempdir().unwrap();
+        let (mk, xk) = (DeviceKey::from_seed([5; 32]), DeviceKey::from_seed([6; 32]));
+        // Format 1: one chain per author across folders a and b, and a
+        // conflict in a (both wrote x.txt without knowing of the other).
+        let e1 = v1_entry(&mk, "a", "x.txt", 1, GENESIS, vec![], "mine");
+        let e2 = v1_entry(&mk, "b", "y.txt", 2, e1.hash, vec![e1.hash], "why");
+        let x1 = v1_entry(&xk, "a", "x.txt", 1, GENESIS, vec![], "theirs");
+        let mut legacy = crate::chain::dag::Dag::new(mk.device_id());
+        legacy.trust(xk.device_id());
+        for e in [&e1, &e2, &x1] {
+            assert!(matches!(
+                legacy.insert(e.clone(), true),
+                Ok(Inserted::Applied(_))
+            ));
+        }
+        let before_a: Vec<(String, Hash)> = legacy
+            .view("a")
+            .into_iter()
+            .map(|(p, f)| (p, f.version.content))
+            .collect();
+        assert_eq!(
+            before_a.len(),
+            2,
+            "a winner and a conflict copy: {before_a:?}"
+        );
+        let migrate = |dir: &Path, seed: u8| {
+            std::fs::create_dir_all(dir).unwrap();
+            let store = Store::open(dir).unwrap();
+            store
+                .add_folder("a", t.path().join("fa").to_str().unwrap())
+                .unwrap();
+            store
+                .add_folder("b", t.path().join("fb").to_str().unwrap())
+                .unwrap();
+            let m = manifest::of_bytes(b"why");
+            store
+                .commit(&Batch {
+                    entries: vec![
+                        (e1.clone(), None),
+                        (e2.clone(), Some(m.clone())),
+                        (x1.clone(), None),
+                    ],
+                    files_put: vec![(
+                        "b".into(),
+                        "y.txt".into(),
+                        FileRecord {
+                            size: 3,
+                            mtime_ns: 1,
+                            content: m.content_hash(),
+                            entry: e2.hash,
+                        },
+                    )],
+                    ..Batch::default()
+                })
+                .unwrap();
+            assert!(store.needs_migration().unwrap());
+            drop(store);
+            Engine::open(
+                Arc::new(Store::open(dir).unwrap()),
+                DeviceKey::from_seed([seed; 32]),
+            )
+            .unwrap()
+        };
+        let view_of = |e: &Engine, f: &str| -> Vec<(String, Hash)> {
+            e.view(f)
+                .into_iter()
+                .map(|(p, v)| (p, v.version.content))
+                .collect()
+        };
+        let me = migrate(&t.path().join("m"), 5);
+        assert_eq!(view_of(&me, "a"), before_a);
+        assert_eq!(view_of(&me, "b").len(), 1);
+        assert!(me.verify("a").unwrap().ok && me.verify("b").unwrap().ok);
+        assert!(!me.store().needs_migration().unwrap());
+        // History keeps the format-1 versions beside the new record.
+        let h = me.history("a", "x.txt").unwrap();
+        let formats: Vec<u64> = h
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["format"].as_u64().unwrap())
+            .collect();
+        assert_eq!(formats.iter().filter(|f| **f == 1).count(), 2, "{h}");
+        assert_eq!(formats[0], 2, "the new record is the newest: {h}");
+        // The disk's record follows the new entry (no copy on the next edit).
+        let rec = me.store().file("b", "y.txt").unwrap().unwrap();
+        assert!(me.dag("b").unwrap().contains(&rec.entry));
+        // The other device migrates the same entries; once they exchange
+        // their format-2 records both show the same folders, and nothing
+        // new (no conflict copy) appears.
+        let mut x = migrate(&t.path().join("x"), 6);
+        let mut me = me;
+        me.trust(xk.device_id());
+        x.trust(mk.device_id());
+        let to_x = me.entries_since(None, &have(&x)).unwrap();
+        let to_me = x.entries_since(None, &have(&me)).unwrap();
+        x.receive(Some(mk.device_id()), &to_x).unwrap();
+        me.receive(Some(xk.device_id()), &to_me).unwrap();
+        for f in ["a", "b"] {
+            assert_eq!(view_of(&me, f), view_of(&x, f), "folder {f}");
+        }
+        assert_eq!(view_of(&me, "a"), before_a);
+        // Opening again does not migrate again.
+        let n = me.store().entry_count().unwrap();
+        let dir = t.path().join("m");
+        drop(me);
+        let again = Engine::open(
+            Arc::new(Store::open(&dir).unwrap()),
+            DeviceKey::from_seed([5; 32]),
+        )
+        .unwrap();
+        assert_eq!(again.store().entry_count().unwrap(), n);
     }
 
     #[test]
@@ -1034,7 +1509,7 @@ mod tests {
         std::fs::remove_file(folder.join("sub/b.txt")).unwrap();
         let r = e.scan("f").unwrap();
         assert_eq!((r.changed, r.deleted, r.entries), (1, 1, 2));
-        assert_eq!(e.dag().view("f").len(), 1);
+        assert_eq!(e.view("f").len(), 1);
         let v = e.verify("f").unwrap();
         assert!(v.ok);
         assert_eq!(v.checked, 4);

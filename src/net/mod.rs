@@ -74,13 +74,17 @@ pub struct Net {
 /// The `hello` each side sends first.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Hello {
-    /// Protocol version (1).
+    /// Protocol version (2).
     pub v: u32,
     /// The sender's device name.
     pub name: String,
-    /// The sender's version vector: (device ID text, highest seq held).
+    /// Version 1's single version vector; unused since version 2.
     #[serde(default)]
     pub vv: Vec<(String, u64)>,
+    /// Per folder shared with the receiver: (device ID text, highest seq
+    /// held in that folder).
+    #[serde(default)]
+    pub folders: std::collections::BTreeMap<String, Vec<(String, u64)>>,
 }
 
 /// Stream type: a hello frame.
@@ -119,16 +123,26 @@ const RECENT_REFUSALS: usize = 16;
 /// Entries per outgoing stream.
 const SEND_BATCH: usize = 10_000;
 
-/// What the network needs from the node's chain.
+/// What the network needs from the node's chain. Every call names the
+/// peer: a folder's entries, manifests and chunks go to (and are taken
+/// from) the devices it is shared with, and no other.
 pub trait Ledger: Send + Sync + 'static {
-    /// (author, highest seq) of everything held.
-    fn version_vector(&self) -> Vec<(DeviceId, u64)>;
-    /// Records of every entry a peer with `have` lacks, parents first.
-    fn entries_since(&self, have: &HashMap<DeviceId, u64>) -> Result<Vec<Vec<u8>>>;
+    /// Per folder shared with `peer`: (author, highest seq) held.
+    fn version_vectors(&self, peer: DeviceId) -> crate::engine::FolderVersions;
+    /// Records of every entry `peer` lacks in the folders shared with it,
+    /// parents first.
+    fn entries_since(
+        &self,
+        peer: DeviceId,
+        have: &crate::engine::PeerVersions,
+    ) -> Result<Vec<Vec<u8>>>;
+    /// Whether `folder` is shared with `peer` (checked for every push).
+    fn shares(&self, folder: &str, peer: DeviceId) -> bool;
     /// Entries received from `from`.
     fn receive(&self, from: DeviceId, records: Vec<Vec<u8>>) -> Result<()>;
-    /// Answers a peer's request: Some(bytes), or None when not held here.
-    fn serve(&self, req: &Request) -> Result<Option<Vec<u8>>>;
+    /// Answers `from`'s request: Some(bytes), or None when not held here
+    /// for it.
+    fn serve(&self, from: DeviceId, req: &Request) -> Result<Option<Vec<u8>>>;
 }
 
 /// What a peer may ask for.
@@ -283,8 +297,11 @@ pub struct Source {
 /// How long a new connection waits for the peer's hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Batches of new entry records to push to every connected peer.
-pub type Pushes = tokio::sync::broadcast::Sender<Arc<Vec<Vec<u8>>>>;
+/// Batches of new entry records, each with its folder, to push to the
+/// connected peers the folder is shared with.
+pub type Pushes = tokio::sync::broadcast::Sender<PushBatch>;
+/// One commit's entries: (folder, record) each.
+pub type PushBatch = Arc<Vec<(String, Vec<u8>)>>;
 
 impl Net {
     /// Pins `device` with optional static addresses.
@@ -325,6 +342,24 @@ impl Net {
                 c.close(quinn::VarInt::from_u32(1), b"untrusted");
             }
         }
+    }
+
+    /// Closes the live connections to `devices`, to be dialled again: the
+    /// new hellos say which folders each side now shares, and each sends
+    /// what the other lacks.
+    pub fn resync(&self, devices: &[DeviceId]) {
+        let mut peers = self.peers.lock();
+        for d in devices {
+            if let Some(p) = peers.get_mut(d) {
+                if let Some(c) = p.conn.as_ref() {
+                    c.close(quinn::VarInt::from_u32(7), b"resync");
+                }
+                p.retry_at = None;
+                p.backoff = Duration::ZERO;
+            }
+        }
+        drop(peers);
+        self.wake.notify_one();
     }
 
     /// Records that `device` sent something this node refused, and logs it
@@ -540,11 +575,16 @@ impl Runner {
         // Subscribe before saying what we have, so nothing committed from
         // now on is missed.
         let pushes = self.pushes.subscribe();
-        let vv = self.ledger.version_vector();
         let hello = Hello {
-            v: 1,
+            v: 2,
             name: self.name.clone(),
-            vv: vv.into_iter().map(|(d, s)| (d.to_string(), s)).collect(),
+            vv: Vec::new(),
+            folders: self
+                .ledger
+                .version_vectors(device)
+                .into_iter()
+                .map(|(f, vv)| (f, vv.into_iter().map(|(d, s)| (d.to_string(), s)).collect()))
+                .collect(),
         };
         if let Ok(s) = conn.open_uni().await {
             let _ = send_frame(s, &hello).await;
@@ -621,7 +661,7 @@ impl Runner {
         self: Arc<Self>,
         conn: quinn::Connection,
         device: DeviceId,
-        peer_vv: tokio::sync::oneshot::Sender<HashMap<DeviceId, u64>>,
+        peer_vv: tokio::sync::oneshot::Sender<crate::engine::PeerVersions>,
     ) {
         let mut peer_vv = Some(peer_vv);
         while let Ok(mut r) = conn.accept_uni().await {
@@ -636,7 +676,12 @@ impl Runner {
                                     p.name = Some(h.name.clone());
                                 }
                                 if let Some(tx) = peer_vv.take() {
-                                    let _ = tx.send(parse_vv(&h.vv));
+                                    let _ = tx.send(
+                                        h.folders
+                                            .iter()
+                                            .map(|(f, vv)| (f.clone(), parse_vv(vv)))
+                                            .collect(),
+                                    );
                                 }
                                 Ok(())
                             }
@@ -720,14 +765,15 @@ impl Runner {
         self: Arc<Self>,
         conn: quinn::Connection,
         device: DeviceId,
-        have: HashMap<DeviceId, u64>,
-        mut pushes: tokio::sync::broadcast::Receiver<Arc<Vec<Vec<u8>>>>,
+        have: crate::engine::PeerVersions,
+        mut pushes: tokio::sync::broadcast::Receiver<PushBatch>,
     ) {
         let ledger = self.ledger.clone();
-        let missing = match tokio::task::spawn_blocking(move || ledger.entries_since(&have)).await {
-            Ok(Ok(m)) => m,
-            _ => Vec::new(),
-        };
+        let missing =
+            match tokio::task::spawn_blocking(move || ledger.entries_since(device, &have)).await {
+                Ok(Ok(m)) => m,
+                _ => Vec::new(),
+            };
         for part in missing.chunks(SEND_BATCH) {
             if let Err(e) = send_entries(&conn, part).await {
                 crate::owner::warn(&format!("to {}: {e}", device.short()));
@@ -737,7 +783,22 @@ impl Runner {
         loop {
             match pushes.recv().await {
                 Ok(batch) => {
-                    if send_entries(&conn, &batch).await.is_err() {
+                    // Only the folders shared with this peer, checked now:
+                    // unsharing takes effect with the next push.
+                    let mut shared: HashMap<&str, bool> = HashMap::new();
+                    let records: Vec<Vec<u8>> = batch
+                        .iter()
+                        .filter(|(f, _)| {
+                            *shared
+                                .entry(f.as_str())
+                                .or_insert_with(|| self.ledger.shares(f, device))
+                        })
+                        .map(|(_, r)| r.clone())
+                        .collect();
+                    if records.is_empty() {
+                        continue;
+                    }
+                    if send_entries(&conn, &records).await.is_err() {
                         return;
                     }
                 }
@@ -767,7 +828,7 @@ impl Runner {
                     }
                 };
                 let answer = match decode_request(&body) {
-                    Ok(req) => tokio::task::spawn_blocking(move || ledger.serve(&req))
+                    Ok(req) => tokio::task::spawn_blocking(move || ledger.serve(device, &req))
                         .await
                         .unwrap_or_else(|e| Err(HarpError::Internal(e.to_string()))),
                     Err(e) => {

@@ -27,7 +27,7 @@ use crate::error::{HarpError, Result};
 use crate::identity::{DeviceId, DeviceKey};
 
 /// The ALPN protocol id; its number is the protocol's major version.
-pub const ALPN: &[u8] = b"harp/1";
+pub const ALPN: &[u8] = b"harp/2";
 
 /// The set of trusted device IDs, shared with the verifiers so that trust
 /// changes apply to the next handshake.

@@ -709,10 +709,10 @@ fn chunk_written(
             t.sources.insert(d);
         }
     }
-    shared
-        .partial
-        .lock()
-        .insert(c.hash, (tmp.to_path_buf(), c.offset, c.len));
+    shared.partial.lock().insert(
+        c.hash,
+        (tmp.to_path_buf(), c.offset, c.len, folder.to_string()),
+    );
 }
 
 /// A file being fetched, for `status()`.
@@ -759,7 +759,7 @@ impl<'a> InProgress<'a> {
         shared
             .partial_manifests
             .lock()
-            .insert(v.content, manifest.encode());
+            .insert(v.content, (folder.to_string(), manifest.encode()));
         InProgress {
             shared,
             key,

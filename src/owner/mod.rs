@@ -97,12 +97,14 @@ pub struct Shared {
     /// Wakes the applier when entries from peers arrive.
     apply_wake: tokio::sync::Notify,
     /// Chunks written into downloads in progress: chunk hash -> (temp
-    /// file, offset, length). Served to peers before the file completes.
-    partial: Mutex<std::collections::HashMap<crate::chain::Hash, (PathBuf, u64, u32)>>,
+    /// file, offset, length, folder). Served to peers the folder is shared
+    /// with before the file completes.
+    partial: Mutex<std::collections::HashMap<crate::chain::Hash, (PathBuf, u64, u32, String)>>,
     /// Files being fetched: (folder, path) -> progress.
     transfers: Mutex<std::collections::HashMap<(String, String), apply::Transfer>>,
-    /// Manifests of downloads in progress, by content hash.
-    partial_manifests: Mutex<std::collections::HashMap<crate::chain::Hash, Vec<u8>>>,
+    /// Manifests of downloads in progress, by content hash: (folder,
+    /// encoded manifest).
+    partial_manifests: Mutex<std::collections::HashMap<crate::chain::Hash, (String, Vec<u8>)>>,
     identity: Arc<tls::Identity>,
     /// The QUIC endpoint's address while the runtime runs.
     bound: Mutex<Option<std::net::SocketAddr>>,
@@ -190,9 +192,36 @@ impl Shared {
         use crate::control::Op;
         match op {
             Op::Status => self.status("owner"),
-            Op::AddFolder { folder, path } => {
-                self.engine.lock().add_folder(&folder, Path::new(&path))?;
+            Op::AddFolder {
+                folder,
+                path,
+                devices,
+            } => {
+                let devices = match devices {
+                    Some(list) => Some(
+                        list.iter()
+                            .map(|d| DeviceId::parse(d))
+                            .collect::<Result<Vec<_>>>()?,
+                    ),
+                    None => None,
+                };
+                self.engine
+                    .lock()
+                    .add_folder_shared(&folder, Path::new(&path), devices)?;
+                self.resync(&folder);
                 Ok(json!({ "folder": folder }))
+            }
+            Op::ShareFolder { folder, device } => {
+                let id = DeviceId::parse(&device)?;
+                self.engine.lock().share_folder(&folder, id)?;
+                self.net.resync(&[id]);
+                Ok(json!({ "folder": folder, "device_id": id.to_string() }))
+            }
+            Op::UnshareFolder { folder, device } => {
+                let id = DeviceId::parse(&device)?;
+                self.engine.lock().unshare_folder(&folder, id)?;
+                self.net.resync(&[id]);
+                Ok(json!({ "folder": folder, "device_id": id.to_string() }))
             }
             Op::Folders => self.engine.lock().folders(),
             Op::Scan { folder } => {
@@ -221,12 +250,29 @@ impl Shared {
             Op::Untrust { device } => {
                 let id = DeviceId::parse(&device)?;
                 let last = self.engine.lock().untrust(id);
-                self.store.untrust(&id.0, last)?;
+                self.store.untrust(&id.0, &last)?;
                 self.net.untrust(&id);
                 Ok(json!({ "device_id": id.to_string() }))
             }
             Op::Peers => Ok(self.net.peers_json()),
         }
+    }
+
+    /// Reconnects the peers a folder is shared with, so that each side
+    /// sends the other what it lacks (entries of a folder that was not
+    /// shared before were refused).
+    fn resync(&self, folder: &str) {
+        let e = self.engine.lock();
+        let peers: Vec<DeviceId> = self
+            .net
+            .peers
+            .lock()
+            .keys()
+            .copied()
+            .filter(|d| e.shares(folder, *d))
+            .collect();
+        drop(e);
+        self.net.resync(&peers);
     }
 
     /// Takes everything waiting in the outbox into the store; returns how
@@ -294,19 +340,24 @@ impl Shared {
 }
 
 impl crate::net::Ledger for Shared {
-    fn version_vector(&self) -> Vec<(DeviceId, u64)> {
-        self.engine.lock().version_vector()
+    fn version_vectors(&self, peer: DeviceId) -> crate::engine::FolderVersions {
+        self.engine.lock().version_vectors(Some(peer))
     }
 
     fn entries_since(
         &self,
-        have: &std::collections::HashMap<DeviceId, u64>,
+        peer: DeviceId,
+        have: &crate::engine::PeerVersions,
     ) -> Result<Vec<Vec<u8>>> {
-        self.engine.lock().entries_since(have)
+        self.engine.lock().entries_since(Some(peer), have)
+    }
+
+    fn shares(&self, folder: &str, peer: DeviceId) -> bool {
+        self.engine.lock().shares(folder, peer)
     }
 
     fn receive(&self, from: DeviceId, records: Vec<Vec<u8>>) -> Result<()> {
-        let r = self.engine.lock().receive(&records)?;
+        let r = self.engine.lock().receive(Some(from), &records)?;
         for (id, why) in &r.refused {
             self.net.refuse(&from, &format!("entry {id}: {why}"));
         }
@@ -319,7 +370,9 @@ impl crate::net::Ledger for Shared {
         Ok(())
     }
 
-    fn serve(&self, req: &crate::net::Request) -> Result<Option<Vec<u8>>> {
+    /// Answers only with what a folder shared with `from` holds: anything
+    /// else is "not held", whoever asks and whatever hash they know.
+    fn serve(&self, from: DeviceId, req: &crate::net::Request) -> Result<Option<Vec<u8>>> {
         use crate::net::Request;
         let hash = |h: &str| -> Result<crate::chain::Hash> {
             data_encoding::HEXLOWER
@@ -331,20 +384,36 @@ impl crate::net::Ledger for Shared {
         match req {
             Request::Manifest { hash: h } => {
                 let h = hash(h)?;
-                if let Some(m) = self.partial_manifests.lock().get(&h) {
-                    return Ok(Some(m.clone()));
+                let partial = self.partial_manifests.lock().get(&h).cloned();
+                let e = self.engine.lock();
+                if let Some((folder, m)) = partial {
+                    if e.shares(&folder, from) {
+                        return Ok(Some(m));
+                    }
                 }
-                self.engine.lock().serve_manifest(&h)
+                if !self.held_for(&e, &h, false, from)? {
+                    return Ok(None);
+                }
+                e.serve_manifest(&h)
             }
             Request::Chunk { hash: h } => {
                 let h = hash(h)?;
-                if let Some(b) = self.engine.lock().local_chunk(&h)? {
-                    return Ok(Some(b));
+                let partial = self.partial.lock().get(&h).cloned();
+                {
+                    let e = self.engine.lock();
+                    if self.held_for(&e, &h, true, from)? {
+                        if let Some(b) = e.local_chunk(&h)? {
+                            return Ok(Some(b));
+                        }
+                    }
                 }
                 // A chunk of a download still in progress here.
-                let Some((tmp, offset, len)) = self.partial.lock().get(&h).cloned() else {
+                let Some((tmp, offset, len, folder)) = partial else {
                     return Ok(None);
                 };
+                if !self.engine.lock().shares(&folder, from) {
+                    return Ok(None);
+                }
                 use std::os::unix::fs::FileExt;
                 let mut buf = vec![0u8; len as usize];
                 let ok = std::fs::File::open(&tmp)
@@ -353,6 +422,23 @@ impl crate::net::Ledger for Shared {
                 Ok((ok && blake3::hash(&buf).as_bytes() == &h).then_some(buf))
             }
         }
+    }
+}
+
+impl Shared {
+    /// Whether a folder shared with `peer` holds this manifest (or chunk).
+    fn held_for(
+        &self,
+        e: &Engine,
+        h: &crate::chain::Hash,
+        chunk: bool,
+        peer: DeviceId,
+    ) -> Result<bool> {
+        Ok(self
+            .store
+            .folders_holding(h, chunk)?
+            .iter()
+            .any(|f| e.shares(f, peer)))
     }
 }
 
@@ -414,7 +500,12 @@ impl Owner {
         let tx: crate::net::Pushes = pushes.clone();
         engine.set_on_commit(Some(Box::new(move |entries| {
             // Nobody listening (no peer connected) is fine.
-            let _ = tx.send(Arc::new(entries.iter().map(|e| e.encode()).collect()));
+            let _ = tx.send(Arc::new(
+                entries
+                    .iter()
+                    .map(|e| (e.meta.folder.clone(), e.encode()))
+                    .collect(),
+            ));
         })));
         for (id, addrs) in store.trusted()? {
             let id = DeviceId(id);
@@ -573,7 +664,9 @@ impl Owner {
     /// Maps `folder` to the directory `path`.
     pub fn add_folder(&mut self, folder: &str, path: &Path) -> Result<()> {
         self.check_crash()?;
-        self.shared.engine.lock().add_folder(folder, path)
+        self.shared.engine.lock().add_folder(folder, path)?;
+        self.shared.resync(folder);
+        Ok(())
     }
 
     /// Runs a control-socket operation here, as the owner.

@@ -64,12 +64,44 @@ impl Client {
     }
 
     /// Asks the owner to sync `$path` as folder `$folderId` (see
-    /// `Node::addFolder`). Throws `NotRunningException` when no owner runs.
-    pub fn addFolder(&self, folderId: String, path: String) -> PhpResult<()> {
+    /// `Node::addFolder`, and its `devices` option). Throws
+    /// `NotRunningException` when no owner runs.
+    pub fn addFolder(
+        &self,
+        folderId: String,
+        path: String,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<()> {
         guard(|| {
+            let devices = super::node::folder_options(options)?;
             self.inner.call(Op::AddFolder {
                 folder: folderId,
                 path,
+                devices,
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Asks the owner to share a folder with one more device (see
+    /// `Node::shareFolder`).
+    pub fn shareFolder(&self, folderId: String, deviceId: String) -> PhpResult<()> {
+        guard(|| {
+            self.inner.call(Op::ShareFolder {
+                folder: folderId,
+                device: deviceId,
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Asks the owner to stop sharing a folder with a device (see
+    /// `Node::unshareFolder`).
+    pub fn unshareFolder(&self, folderId: String, deviceId: String) -> PhpResult<()> {
+        guard(|| {
+            self.inner.call(Op::UnshareFolder {
+                folder: folderId,
+                device: deviceId,
             })
         })?;
         Ok(())

@@ -84,6 +84,39 @@ fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
     Ok(config)
 }
 
+/// `addFolder`'s options: the `devices` list, if given.
+pub(super) fn folder_options(opts: Option<&ZendHashTable>) -> Result<Option<Vec<String>>> {
+    let Some(opts) = opts else {
+        return Ok(None);
+    };
+    let mut devices = None;
+    for (key, val) in opts.iter() {
+        match key.to_string().as_str() {
+            "devices" => {
+                let bad = || {
+                    HarpError::Config(
+                        "option 'devices' must be a list of device IDs (strings)".into(),
+                    )
+                };
+                let list = val.array().ok_or_else(bad)?;
+                let mut out = Vec::new();
+                for (_, d) in list.iter() {
+                    let id = d.str().ok_or_else(bad)?;
+                    crate::identity::DeviceId::parse(id)?;
+                    out.push(id.to_string());
+                }
+                devices = Some(out);
+            }
+            other => {
+                return Err(HarpError::Config(format!(
+                    "unknown folder option {other:?}; known options: devices"
+                )))
+            }
+        }
+    }
+    Ok(devices)
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
@@ -192,23 +225,55 @@ impl Node {
 
     /// Syncs the directory `$path` (created if missing) as folder
     /// `$folderId` (1-64 characters of A-Z a-z 0-9 . _ -). Mapping an id
-    /// again moves it.
-    pub fn addFolder(&mut self, folderId: String, path: String) -> PhpResult<()> {
+    /// again moves it. Options: `devices`, the device IDs the folder is
+    /// shared with: its entries, manifests and chunks go to those devices
+    /// only and are taken from them only. Without it the folder is shared
+    /// with every trusted device.
+    pub fn addFolder(
+        &mut self,
+        folderId: String,
+        path: String,
+        options: Option<&ZendHashTable>,
+    ) -> PhpResult<()> {
         guard(|| {
-            if self.forked() {
-                self.call(Op::AddFolder {
-                    folder: folderId,
-                    path,
-                })?;
-                return Ok(());
-            }
-            self.owner()?
-                .add_folder(&folderId, std::path::Path::new(&path))
+            let devices = folder_options(options)?;
+            self.call(Op::AddFolder {
+                folder: folderId,
+                path,
+                devices,
+            })?;
+            Ok(())
         })
     }
 
-    /// The folders: arrays with `id`, `path`, `files` (in the synced view)
-    /// and `conflicts` (conflict copies among them).
+    /// Shares folder `$folderId` with device `$deviceId` too (a folder
+    /// shared with every trusted device already includes it).
+    pub fn shareFolder(&mut self, folderId: String, deviceId: String) -> PhpResult<()> {
+        guard(|| {
+            self.call(Op::ShareFolder {
+                folder: folderId,
+                device: deviceId,
+            })?;
+            Ok(())
+        })
+    }
+
+    /// Stops sharing folder `$folderId` with device `$deviceId`: it gets
+    /// nothing more of the folder, and what it sends for it is refused.
+    pub fn unshareFolder(&mut self, folderId: String, deviceId: String) -> PhpResult<()> {
+        guard(|| {
+            self.call(Op::UnshareFolder {
+                folder: folderId,
+                device: deviceId,
+            })?;
+            Ok(())
+        })
+    }
+
+    /// The folders: arrays with `id`, `path`, `devices` (the device IDs it
+    /// is shared with), `all_devices` (true: shared with every trusted
+    /// device), `files` (in the synced view) and `conflicts` (conflict
+    /// copies among them).
     pub fn folders(&mut self) -> PhpResult<ZBox<ZendHashTable>> {
         to_array(&guard(|| self.call(Op::Folders))?)
     }

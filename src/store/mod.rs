@@ -11,7 +11,7 @@
 //! - `entries`: entry hash -> entry record (chain/entry.rs).
 //! - `log`: application order -> entry hash; replaying it rebuilds the DAG
 //!   with every parent before its children.
-//! - `author_seq`: author (32) || seq (u64 BE) -> entry hash.
+//! - `author_seq`: author (32) || folder NUL || seq (u64 BE) -> entry hash.
 //! - `path_history`: folder NUL path NUL log-seq (u64 BE) -> entry hash,
 //!   for both the path and a rename's old path.
 //! - `files`: folder NUL path -> what this device last saw on disk (size,
@@ -21,7 +21,18 @@
 //!   path, offset, length); delta sync copies from there after re-checking
 //!   the bytes.
 //! - `folders`: folder id -> local path.
+//! - `folder_devices`: folder id -> the devices it is shared with (device
+//!   IDs in hex, comma-separated); a folder without a row is shared with
+//!   every trusted device.
+//! - `content_folders`, `chunk_folders`: content or chunk hash (32) ||
+//!   folder -> (): which folders hold it, so a peer is served only what its
+//!   folders hold.
 //! - `trusted`: device ID -> its static addresses (comma-separated).
+//! - `revoked`: device ID (32) [|| folder] -> the last sequence number of
+//!   its still accepted in that folder (the bare key: in any other folder).
+//! - `legacy_log`: the log of format-1 entries (one chain per author across
+//!   folders), kept for `history` when the store moved to format 2; see
+//!   docs/FORMAT.md, "Migration from format 1".
 //!
 //! Every commit is durable (`Durability::Immediate`): once `record_changes`
 //! returns, a SIGKILL or a power cut cannot take the changes back.
@@ -58,6 +69,10 @@ const FOLDERS: TableDefinition<&str, &str> = TableDefinition::new("folders");
 const TRUSTED: TableDefinition<&[u8], &str> = TableDefinition::new("trusted");
 /// Untrusted devices: the last sequence number of theirs still accepted.
 const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked");
+const FOLDER_DEVICES: TableDefinition<&str, &str> = TableDefinition::new("folder_devices");
+const CONTENT_FOLDERS: TableDefinition<&[u8], u8> = TableDefinition::new("content_folders");
+const CHUNK_FOLDERS: TableDefinition<&[u8], u8> = TableDefinition::new("chunk_folders");
+const LEGACY_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("legacy_log");
 
 /// What this device last saw of a file on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,11 +138,111 @@ fn history_prefix(folder: &str, path: &str) -> Vec<u8> {
     k
 }
 
-fn author_seq_key(author: &[u8; 32], seq: u64) -> [u8; 40] {
-    let mut k = [0u8; 40];
-    k[..32].copy_from_slice(author);
-    k[32..].copy_from_slice(&seq.to_be_bytes());
+fn author_seq_key(author: &[u8; 32], folder: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(41 + folder.len());
+    k.extend_from_slice(author);
+    k.extend_from_slice(folder.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// hash (32) || folder: a row of `content_folders` or `chunk_folders`.
+fn hash_folder_key(hash: &[u8; 32], folder: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(32 + folder.len());
+    k.extend_from_slice(hash);
+    k.extend_from_slice(folder.as_bytes());
+    k
+}
+
+/// Writes a batch inside `txn` (see `Store::commit`).
+fn write_batch(
+    txn: &redb::WriteTransaction,
+    batch: &Batch,
+    e: &impl Fn(redb::Error) -> HarpError,
+) -> Result<()> {
+    let mut entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
+    let mut log = txn.open_table(LOG).map_err(|x| e(x.into()))?;
+    let mut by_author = txn.open_table(AUTHOR_SEQ).map_err(|x| e(x.into()))?;
+    let mut history = txn.open_table(PATH_HISTORY).map_err(|x| e(x.into()))?;
+    let mut manifests = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
+    let mut chunks = txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
+    let mut files = txn.open_table(FILES).map_err(|x| e(x.into()))?;
+    let mut content_folders = txn.open_table(CONTENT_FOLDERS).map_err(|x| e(x.into()))?;
+    let mut chunk_folders = txn.open_table(CHUNK_FOLDERS).map_err(|x| e(x.into()))?;
+    // Positions go on after the format-1 archive's: `path_history` is
+    // keyed by position, and keeps both formats' entries in order.
+    let legacy = txn.open_table(LEGACY_LOG).map_err(|x| e(x.into()))?;
+    let after = [log.last(), legacy.last()]
+        .into_iter()
+        .filter_map(|r| r.ok().flatten().map(|(k, _)| k.value()))
+        .max()
+        .unwrap_or(0);
+    let first = after + 1;
+    for (next, (entry, manifest)) in (first..).zip(&batch.entries) {
+        let m = &entry.meta;
+        entries
+            .insert(entry.hash.as_slice(), entry.encode().as_slice())
+            .map_err(|x| e(x.into()))?;
+        log.insert(next, entry.hash.as_slice())
+            .map_err(|x| e(x.into()))?;
+        by_author
+            .insert(
+                author_seq_key(&m.author.0, &m.folder, m.seq).as_slice(),
+                entry.hash.as_slice(),
+            )
+            .map_err(|x| e(x.into()))?;
+        let mut paths = vec![m.path.as_str()];
+        if !m.from.is_empty() {
+            paths.push(m.from.as_str());
+        }
+        for p in paths {
+            let mut k = history_prefix(&m.folder, p);
+            k.extend_from_slice(&next.to_be_bytes());
+            history
+                .insert(k.as_slice(), entry.hash.as_slice())
+                .map_err(|x| e(x.into()))?;
+        }
+        if m.content != [0u8; 32] {
+            content_folders
+                .insert(hash_folder_key(&m.content, &m.folder).as_slice(), 0)
+                .map_err(|x| e(x.into()))?;
+        }
+        if let Some(man) = manifest {
+            manifests
+                .insert(m.content.as_slice(), man.encode().as_slice())
+                .map_err(|x| e(x.into()))?;
+            let mut loc = Vec::with_capacity(m.folder.len() + m.path.len() + 13);
+            loc.extend_from_slice(file_key(&m.folder, &m.path).as_bytes());
+            for c in &man.chunks {
+                loc.truncate(m.folder.len() + m.path.len() + 1);
+                loc.extend_from_slice(&c.offset.to_le_bytes());
+                loc.extend_from_slice(&c.len.to_le_bytes());
+                chunks
+                    .insert(c.hash.as_slice(), loc.as_slice())
+                    .map_err(|x| e(x.into()))?;
+                chunk_folders
+                    .insert(hash_folder_key(&c.hash, &m.folder).as_slice(), 0)
+                    .map_err(|x| e(x.into()))?;
+            }
+        }
+    }
+    for (folder, path) in &batch.files_del {
+        files
+            .remove(file_key(folder, path).as_str())
+            .map_err(|x| e(x.into()))?;
+    }
+    for (folder, path, rec) in &batch.files_put {
+        files
+            .insert(file_key(folder, path).as_str(), rec.encode().as_slice())
+            .map_err(|x| e(x.into()))?;
+    }
+    if let Some(p) = batch.processed {
+        let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+        meta.insert("processed", p.to_le_bytes().as_slice())
+            .map_err(|x| e(x.into()))?;
+    }
+    Ok(())
 }
 
 /// A change recorded in the store.
@@ -236,6 +351,10 @@ impl Store {
             txn.open_table(FOLDERS).map_err(|x| e(x.into()))?;
             txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
             txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
+            txn.open_table(FOLDER_DEVICES).map_err(|x| e(x.into()))?;
+            txn.open_table(CONTENT_FOLDERS).map_err(|x| e(x.into()))?;
+            txn.open_table(CHUNK_FOLDERS).map_err(|x| e(x.into()))?;
+            txn.open_table(LEGACY_LOG).map_err(|x| e(x.into()))?;
         }
         txn.commit().map_err(|e| err("store")(e.into()))?;
         Ok(db)
@@ -408,75 +527,116 @@ impl Store {
             let e = self.err("writing entries");
             let db = self.db()?;
             let txn = db.begin_write().map_err(|x| e(x.into()))?;
+            write_batch(&txn, batch, &e)?;
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Moves the store from format 1 to format 2 in one durable
+    /// transaction: the format-1 log goes to `legacy_log` (its entries stay
+    /// readable by `history`), the author index and the revocations' old
+    /// sequence numbers go (a revoked device has no format-2 entry yet),
+    /// and `batch` (this device's format-2 record of the folders as format
+    /// 1 showed them) is written.
+    pub fn migrate_to_v2(&self, batch: &Batch) -> Result<()> {
+        shield(|| {
+            let e = self.err("moving the store to format 2");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
             {
-                let mut entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
                 let mut log = txn.open_table(LOG).map_err(|x| e(x.into()))?;
+                let mut legacy = txn.open_table(LEGACY_LOG).map_err(|x| e(x.into()))?;
+                let mut rows = Vec::new();
+                for row in log.iter().map_err(|x| e(x.into()))? {
+                    let (k, v) = row.map_err(|x| e(x.into()))?;
+                    rows.push((k.value(), v.value().to_vec()));
+                }
+                for (k, v) in &rows {
+                    legacy.insert(*k, v.as_slice()).map_err(|x| e(x.into()))?;
+                }
+                log.retain(|_, _| false).map_err(|x| e(x.into()))?;
                 let mut by_author = txn.open_table(AUTHOR_SEQ).map_err(|x| e(x.into()))?;
-                let mut history = txn.open_table(PATH_HISTORY).map_err(|x| e(x.into()))?;
-                let mut manifests = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
-                let mut chunks = txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
-                let mut files = txn.open_table(FILES).map_err(|x| e(x.into()))?;
-                let first = match log.last().map_err(|x| e(x.into()))? {
-                    Some((k, _)) => k.value() + 1,
-                    None => 1,
-                };
-                for (next, (entry, manifest)) in (first..).zip(&batch.entries) {
-                    let m = &entry.meta;
-                    entries
-                        .insert(entry.hash.as_slice(), entry.encode().as_slice())
-                        .map_err(|x| e(x.into()))?;
-                    log.insert(next, entry.hash.as_slice())
-                        .map_err(|x| e(x.into()))?;
-                    by_author
-                        .insert(
-                            author_seq_key(&m.author.0, m.seq).as_slice(),
-                            entry.hash.as_slice(),
-                        )
-                        .map_err(|x| e(x.into()))?;
-                    let mut paths = vec![m.path.as_str()];
-                    if !m.from.is_empty() {
-                        paths.push(m.from.as_str());
-                    }
-                    for p in paths {
-                        let mut k = history_prefix(&m.folder, p);
-                        k.extend_from_slice(&next.to_be_bytes());
-                        history
-                            .insert(k.as_slice(), entry.hash.as_slice())
-                            .map_err(|x| e(x.into()))?;
-                    }
-                    if let Some(man) = manifest {
-                        manifests
-                            .insert(m.content.as_slice(), man.encode().as_slice())
-                            .map_err(|x| e(x.into()))?;
-                        let mut loc = Vec::with_capacity(m.folder.len() + m.path.len() + 13);
-                        loc.extend_from_slice(file_key(&m.folder, &m.path).as_bytes());
-                        for c in &man.chunks {
-                            loc.truncate(m.folder.len() + m.path.len() + 1);
-                            loc.extend_from_slice(&c.offset.to_le_bytes());
-                            loc.extend_from_slice(&c.len.to_le_bytes());
-                            chunks
-                                .insert(c.hash.as_slice(), loc.as_slice())
-                                .map_err(|x| e(x.into()))?;
+                by_author.retain(|_, _| false).map_err(|x| e(x.into()))?;
+                let mut revoked = txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
+                let mut devices = Vec::new();
+                for row in revoked.iter().map_err(|x| e(x.into()))? {
+                    let (k, _) = row.map_err(|x| e(x.into()))?;
+                    devices.push(k.value()[..32.min(k.value().len())].to_vec());
+                }
+                revoked.retain(|_, _| false).map_err(|x| e(x.into()))?;
+                for d in devices {
+                    revoked.insert(d.as_slice(), 0).map_err(|x| e(x.into()))?;
+                }
+                let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+                meta.insert("format", [2u8].as_slice())
+                    .map_err(|x| e(x.into()))?;
+            }
+            write_batch(&txn, batch, &e)?;
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Whether the store still holds format-1 entries to migrate: it has
+    /// entries and was never marked as format 2.
+    pub fn needs_migration(&self) -> Result<bool> {
+        shield(|| {
+            let e = self.err("reading the store format");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
+            let meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+            if meta.get("format").map_err(|x| e(x.into()))?.is_some() {
+                return Ok(false);
+            }
+            let log = txn.open_table(LOG).map_err(|x| e(x.into()))?;
+            let entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
+            let first = log.first().map_err(|x| e(x.into()))?;
+            let Some((_, h)) = first else {
+                return Ok(false);
+            };
+            let rec = entries.get(h.value()).map_err(|x| e(x.into()))?;
+            Ok(rec.is_some_and(|r| {
+                Entry::record_version(r.value()) == Some(crate::chain::entry::LEGACY_META_VERSION)
+            }))
+        })
+    }
+
+    /// Marks a store that never held format-1 entries as format 2.
+    pub fn mark_format(&self) -> Result<()> {
+        shield(|| {
+            let e = self.err("writing the store format");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+                meta.insert("format", [2u8].as_slice())
+                    .map_err(|x| e(x.into()))?;
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Calls `f` with every format-1 entry's record, in the order it was
+    /// applied: the log before migration, or the archive after it.
+    pub fn for_each_legacy_entry(&self, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        shield(|| {
+            let e = self.err("reading format-1 entries");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
+            let entries = txn.open_table(ENTRIES).map_err(|x| e(x.into()))?;
+            for table in [LOG, LEGACY_LOG] {
+                let log = txn.open_table(table).map_err(|x| e(x.into()))?;
+                for row in log.iter().map_err(|x| e(x.into()))? {
+                    let (_, h) = row.map_err(|x| e(x.into()))?;
+                    if let Some(rec) = entries.get(h.value()).map_err(|x| e(x.into()))? {
+                        if Entry::record_version(rec.value())
+                            == Some(crate::chain::entry::LEGACY_META_VERSION)
+                        {
+                            f(rec.value())?;
                         }
                     }
                 }
-                for (folder, path) in &batch.files_del {
-                    files
-                        .remove(file_key(folder, path).as_str())
-                        .map_err(|x| e(x.into()))?;
-                }
-                for (folder, path, rec) in &batch.files_put {
-                    files
-                        .insert(file_key(folder, path).as_str(), rec.encode().as_slice())
-                        .map_err(|x| e(x.into()))?;
-                }
-                if let Some(p) = batch.processed {
-                    let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
-                    meta.insert("processed", p.to_le_bytes().as_slice())
-                        .map_err(|x| e(x.into()))?;
-                }
             }
-            txn.commit().map_err(|x| e(x.into()))
+            Ok(())
         })
     }
 
@@ -525,14 +685,14 @@ impl Store {
         })
     }
 
-    /// The hash of `author`'s entry number `seq`.
-    pub fn by_author_seq(&self, author: &[u8; 32], seq: u64) -> Result<Option<Hash>> {
+    /// The hash of `author`'s entry number `seq` in `folder`.
+    pub fn by_author_seq(&self, author: &[u8; 32], folder: &str, seq: u64) -> Result<Option<Hash>> {
         shield(|| {
             let e = self.err("reading an entry");
             let db = self.db()?;
             let txn = db.begin_read().map_err(|x| e(x.into()))?;
             let t = txn.open_table(AUTHOR_SEQ).map_err(|x| e(x.into()))?;
-            Ok(t.get(author_seq_key(author, seq).as_slice())
+            Ok(t.get(author_seq_key(author, folder, seq).as_slice())
                 .map_err(|x| e(x.into()))?
                 .and_then(|v| v.value().try_into().ok()))
         })
@@ -682,15 +842,17 @@ impl Store {
                 t.insert(device.as_slice(), addresses.join(",").as_str())
                     .map_err(|x| e(x.into()))?;
                 let mut r = txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
-                r.remove(device.as_slice()).map_err(|x| e(x.into()))?;
+                r.retain(|k, _| !k.starts_with(device))
+                    .map_err(|x| e(x.into()))?;
             }
             txn.commit().map_err(|x| e(x.into()))
         })
     }
 
     /// Removes a device from the trust list, and accepts no entry of its
-    /// beyond sequence number `last` from now on.
-    pub fn untrust(&self, device: &[u8; 32], last: u64) -> Result<()> {
+    /// in each folder beyond sequence number `last` (in any other folder:
+    /// none) from now on.
+    pub fn untrust(&self, device: &[u8; 32], last: &[(String, u64)]) -> Result<()> {
         shield(|| {
             let e = self.err("saving the trust list");
             let db = self.db()?;
@@ -699,14 +861,22 @@ impl Store {
                 let mut t = txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
                 t.remove(device.as_slice()).map_err(|x| e(x.into()))?;
                 let mut r = txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
-                r.insert(device.as_slice(), last).map_err(|x| e(x.into()))?;
+                r.retain(|k, _| !k.starts_with(device))
+                    .map_err(|x| e(x.into()))?;
+                r.insert(device.as_slice(), 0).map_err(|x| e(x.into()))?;
+                for (folder, seq) in last {
+                    r.insert(hash_folder_key(device, folder).as_slice(), *seq)
+                        .map_err(|x| e(x.into()))?;
+                }
             }
             txn.commit().map_err(|x| e(x.into()))
         })
     }
 
-    /// Untrusted devices and the last sequence number of theirs accepted.
-    pub fn revoked(&self) -> Result<Vec<([u8; 32], u64)>> {
+    /// Untrusted devices: (device, folder, the last sequence number of
+    /// theirs accepted there); an empty folder stands for any other folder
+    /// (and, in a format-1 store, for its one chain).
+    pub fn revoked(&self) -> Result<Vec<([u8; 32], String, u64)>> {
         shield(|| {
             let e = self.err("reading the trust list");
             let db = self.db()?;
@@ -715,8 +885,92 @@ impl Store {
             let mut out = Vec::new();
             for row in t.iter().map_err(|x| e(x.into()))? {
                 let (k, v) = row.map_err(|x| e(x.into()))?;
-                if let Ok(id) = <[u8; 32]>::try_from(k.value()) {
-                    out.push((id, v.value()));
+                let k = k.value();
+                if k.len() < 32 {
+                    continue;
+                }
+                let (id, folder) = k.split_at(32);
+                if let Ok(id) = <[u8; 32]>::try_from(id) {
+                    out.push((id, String::from_utf8_lossy(folder).into_owned(), v.value()));
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Shares `folder` with exactly `devices`, or (None) with every trusted
+    /// device.
+    pub fn set_folder_devices(&self, folder: &str, devices: Option<&[[u8; 32]]>) -> Result<()> {
+        shield(|| {
+            let e = self.err("saving a folder's devices");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut t = txn.open_table(FOLDER_DEVICES).map_err(|x| e(x.into()))?;
+                match devices {
+                    None => {
+                        t.remove(folder).map_err(|x| e(x.into()))?;
+                    }
+                    Some(list) => {
+                        let text: Vec<String> = list
+                            .iter()
+                            .map(|d| data_encoding::HEXLOWER.encode(d))
+                            .collect();
+                        t.insert(folder, text.join(",").as_str())
+                            .map_err(|x| e(x.into()))?;
+                    }
+                }
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// The folders shared with a list of devices: (folder, devices).
+    pub fn folder_devices(&self) -> Result<Vec<(String, Vec<[u8; 32]>)>> {
+        shield(|| {
+            let e = self.err("reading the folders' devices");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(FOLDER_DEVICES).map_err(|x| e(x.into()))?;
+            let mut out = Vec::new();
+            for row in t.iter().map_err(|x| e(x.into()))? {
+                let (k, v) = row.map_err(|x| e(x.into()))?;
+                let devices = v
+                    .value()
+                    .split(',')
+                    .filter_map(|h| data_encoding::HEXLOWER.decode(h.as_bytes()).ok())
+                    .filter_map(|b| <[u8; 32]>::try_from(b).ok())
+                    .collect();
+                out.push((k.value().to_string(), devices));
+            }
+            Ok(out)
+        })
+    }
+
+    /// The folders whose entries name `content` (a manifest hash), or whose
+    /// manifests hold `content` as a chunk (`chunk` = true).
+    pub fn folders_holding(&self, hash: &Hash, chunk: bool) -> Result<Vec<String>> {
+        shield(|| {
+            let e = self.err("reading the folder index");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn
+                .open_table(if chunk {
+                    CHUNK_FOLDERS
+                } else {
+                    CONTENT_FOLDERS
+                })
+                .map_err(|x| e(x.into()))?;
+            let mut end = hash.to_vec();
+            end.push(0xff);
+            let mut out = Vec::new();
+            for row in t
+                .range(hash.as_slice()..end.as_slice())
+                .map_err(|x| e(x.into()))?
+            {
+                let (k, _) = row.map_err(|x| e(x.into()))?;
+                if let Some(f) = k.value().get(32..) {
+                    out.push(String::from_utf8_lossy(f).into_owned());
                 }
             }
             Ok(out)
@@ -771,7 +1025,13 @@ impl Store {
                 let mut records = txn.open_table(FILES).map_err(|x| e(x.into()))?;
                 let mut manifests = txn.open_table(MANIFESTS).map_err(|x| e(x.into()))?;
                 let mut chunks = txn.open_table(CHUNKS).map_err(|x| e(x.into()))?;
+                let mut content_folders =
+                    txn.open_table(CONTENT_FOLDERS).map_err(|x| e(x.into()))?;
+                let mut chunk_folders = txn.open_table(CHUNK_FOLDERS).map_err(|x| e(x.into()))?;
                 for (folder, path, rec, manifest) in files {
+                    content_folders
+                        .insert(hash_folder_key(&rec.content, folder).as_slice(), 0)
+                        .map_err(|x| e(x.into()))?;
                     let key = file_key(folder, path);
                     records
                         .insert(key.as_str(), rec.encode().as_slice())
@@ -786,6 +1046,9 @@ impl Store {
                         loc.extend_from_slice(&c.len.to_le_bytes());
                         chunks
                             .insert(c.hash.as_slice(), loc.as_slice())
+                            .map_err(|x| e(x.into()))?;
+                        chunk_folders
+                            .insert(hash_folder_key(&c.hash, folder).as_slice(), 0)
                             .map_err(|x| e(x.into()))?;
                     }
                 }
