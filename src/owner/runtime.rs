@@ -108,6 +108,7 @@ async fn serve(
         ledger: shared.clone(),
         pushes: shared.pushes.clone(),
         scheduler: net::schedule::Scheduler::new(shared.net.clone()),
+        handshake_refusals: Default::default(),
     });
     let events = shared.clone();
     let on_change: net::OnChange = Arc::new(move |kind, device| {
