@@ -382,10 +382,7 @@ fn untrusted_tampered_and_forked_entries_are_refused() {
     m.content = [42; 32];
     let fork = Entry::sign(m, good.prev, &k).unwrap();
     c.devices[1].dag.insert(good, true).unwrap();
-    assert_eq!(
-        c.devices[1].dag.insert(fork, true),
-        Err(Problem::BrokenLink)
-    );
+    assert_eq!(c.devices[1].dag.insert(fork, true), Err(Problem::Fork));
 }
 
 #[test]

@@ -313,6 +313,8 @@ pub enum Problem {
     /// Its parents have not arrived and too many entries already wait for
     /// theirs (`dag::MAX_PENDING`, `dag::MAX_PENDING_BYTES`).
     Backlog,
+    /// The author signed another entry with the same sequence number.
+    Fork,
 }
 
 impl Problem {
@@ -324,6 +326,7 @@ impl Problem {
             Problem::UnknownAuthor => "unknown author",
             Problem::Malformed => "malformed entry",
             Problem::Backlog => "too many entries wait for their parents",
+            Problem::Fork => "fork",
         }
     }
 }
