@@ -28,7 +28,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::codec::Reader;
@@ -263,6 +263,14 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
         }
         let start = meta.len();
         let mut buf = Vec::with_capacity(HEADER_LEN as usize + record.len());
+        if start == 0 {
+            // New: 0660 whatever the umask, so the group the state directory
+            // lets in (the web server's, in the Nextcloud set-up) can
+            // notify. Best effort: only the file's owner may chmod it.
+            let _ = file
+                .0
+                .set_permissions(std::fs::Permissions::from_mode(0o660));
+        }
         if start < HEADER_LEN {
             // A new file, or the remains of a header that never finished:
             // start it over.
@@ -485,6 +493,9 @@ pub fn retire_if_drained(dir: &Path, g: &Generation, end: u64) -> Result<Option<
         .mode(0o660)
         .custom_flags(libc::O_CLOEXEC)
         .open(&tmp)
+        .map_err(io)?;
+    // 0660 whatever the umask, as `append` makes a new outbox.
+    t.set_permissions(std::fs::Permissions::from_mode(0o660))
         .map_err(io)?;
     t.write_all(&header).map_err(io)?;
     t.sync_all().map_err(io)?;

@@ -377,6 +377,40 @@ fn parse_addresses(list: &[String]) -> Result<Vec<std::net::SocketAddr>> {
     Ok(out)
 }
 
+/// Narrows the state directory to at most 0750 (the setgid bit kept):
+/// other users may not reach the device key, the store or the control
+/// socket, and the group (the web server's user, in the Nextcloud set-up)
+/// may notify and read, not create, replace or remove files in it. It is
+/// created 0700; a wider mode (a `mkdir` with the default umask gives
+/// 0755) is narrowed, with a warning.
+fn narrow_state_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| HarpError::io(&format!("state directory {}", dir.display()), &e))?
+        .permissions()
+        .mode();
+    if mode & 0o027 == 0 {
+        return Ok(());
+    }
+    let narrow = mode & 0o7750;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(narrow)).map_err(|e| {
+        HarpError::Config(format!(
+            "state directory {} is mode {:o}, which lets other users reach the device key and \
+             the control socket, and it cannot be narrowed ({e}): chmod 750 {0}",
+            dir.display(),
+            mode & 0o7777
+        ))
+    })?;
+    warn(&format!(
+        "state directory {} was mode {:o}; narrowed to {:o} so that other users cannot reach \
+         the device key, the store or the control socket",
+        dir.display(),
+        mode & 0o7777,
+        narrow & 0o7777
+    ));
+    Ok(())
+}
+
 /// A report as JSON.
 fn to_json<T: Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| HarpError::Internal(e.to_string()))
@@ -403,6 +437,7 @@ impl Owner {
     /// creates the device key and opens the store. Starts no thread.
     pub fn open(dir: &Path, config: Config) -> Result<Self> {
         let dir = crate::fsutil::prepare_state_dir(dir)?;
+        narrow_state_dir(&dir)?;
         let lock = OwnerLock::acquire(&dir)?;
         let key = DeviceKey::load_or_create(&dir)?;
         let store = Arc::new(Store::open(&dir)?);
