@@ -182,16 +182,13 @@ fn another_user_may_read_and_notify_but_not_change_trust_or_folders() {
     let mut owner = Owner::open(&state, config()).unwrap();
     owner.add_folder("docs", &folder).unwrap();
     owner.start().unwrap();
-    // The owner's own notify first: the outbox it creates must be open to
-    // the group whatever the umask.
-    let mine = Client::new(&state, false).unwrap();
-    mine.notify("docs", "from-owner.txt", "write", None)
-        .unwrap();
 
     assert_eq!(mode(&state), 0o2750, "a 2750 state directory is kept");
     assert_eq!(mode(&state.join("store.redb")), 0o600);
     assert_eq!(mode(&state.join("device.key")), 0o600);
     assert_eq!(mode(&state.join("harp.sock")), 0o660);
+    // The owner made the outbox, open to the group whatever the umask:
+    // nobody may append to it, not create it.
     assert_eq!(mode(&state.join("outbox")), 0o660);
     let sock = std::fs::metadata(state.join("harp.sock")).unwrap();
     assert_eq!(sock.gid(), NOBODY, "the socket takes the directory's group");
@@ -271,7 +268,10 @@ fn another_user_may_read_and_notify_but_not_change_trust_or_folders() {
     assert_eq!(peers.as_array().unwrap().len(), 0, "{peers}");
     let folders = owner.call(Op::Folders).unwrap();
     assert_eq!(folders.as_array().unwrap().len(), 1, "{folders}");
-    // Both notifies are recorded.
+    // Both notifies are recorded, the other user's and the owner's.
+    let mine = Client::new(&state, false).unwrap();
+    mine.notify("docs", "from-owner.txt", "write", None)
+        .unwrap();
     wait_until("both notifies to be recorded", || {
         let paths: Vec<String> = owner
             .changes(0, 100)
@@ -350,8 +350,14 @@ fn a_wide_state_directory_is_narrowed_and_the_store_is_private() {
     let owner = Owner::open(&state, config());
     let log = log.finish();
     let _owner = owner.unwrap();
-    assert_eq!(mode(&state), 0o750);
-    assert!(log.contains("was mode 777; narrowed to 750"), "{log}");
+    assert_eq!(mode(&state), 0o700);
+    assert!(log.contains("was mode 777; narrowed to 700"), "{log}");
+    drop(_owner);
+    // Shared with a group on purpose (set-group-ID): group read and search
+    // are kept, group write is not.
+    std::fs::set_permissions(&state, PermissionsExt::from_mode(0o2775)).unwrap();
+    let _owner = Owner::open(&state, config()).unwrap();
+    assert_eq!(mode(&state), 0o2750);
     assert_eq!(mode(&state.join("store.redb")), 0o600);
     assert_eq!(mode(&state.join("device.key")), 0o600);
 }

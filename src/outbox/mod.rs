@@ -238,6 +238,19 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
     record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     record.extend_from_slice(&payload);
+    write_record(dir, &record, fsync)
+}
+
+/// Creates the outbox (a header, no record) if there is none: the owner
+/// does this at start, since a group member may append to the outbox but
+/// not create files in a state directory shared with its group (2750).
+pub fn prepare(dir: &Path) -> Result<()> {
+    write_record(dir, &[], false)
+}
+
+/// Appends `record` (which may be empty) under the outbox's lock, with a
+/// header first if the file is new.
+fn write_record(dir: &Path, record: &[u8], fsync: bool) -> Result<()> {
     let path = dir.join(OUTBOX_FILE);
     let io = |e| outbox_error(dir, e);
 
@@ -279,7 +292,7 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
             }
             buf.extend_from_slice(&new_header()?);
         }
-        buf.extend_from_slice(&record);
+        buf.extend_from_slice(record);
         let written = file.0.write_all(&buf).and_then(|()| {
             if fsync {
                 file.sync_data()?;
