@@ -47,6 +47,37 @@ fn serial() -> MutexGuard<'static, ()> {
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Redirects this process's stderr (fd 2), where the node logs, into a
+/// file until `finish`. The tests run one at a time (SERIAL).
+struct StderrCapture {
+    saved: i32,
+    file: tempfile::NamedTempFile,
+}
+
+impl StderrCapture {
+    fn start() -> StderrCapture {
+        use std::os::fd::AsRawFd;
+        let file = tempfile::NamedTempFile::new().unwrap();
+        // SAFETY: dup and dup2 on descriptors this process holds open.
+        let saved = unsafe { libc::dup(2) };
+        assert!(saved >= 0);
+        assert!(unsafe { libc::dup2(file.as_file().as_raw_fd(), 2) } >= 0);
+        StderrCapture { saved, file }
+    }
+
+    /// Restores stderr; returns what was logged meanwhile (and echoes it).
+    fn finish(self) -> String {
+        // SAFETY: as above; `saved` is ours.
+        unsafe {
+            libc::dup2(self.saved, 2);
+            libc::close(self.saved);
+        }
+        let s = std::fs::read_to_string(self.file.path()).unwrap();
+        eprint!("{s}");
+        s
+    }
+}
+
 fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let end = Instant::now() + timeout;
     while !done() {
@@ -748,10 +779,19 @@ fn content_that_does_not_match_its_hash_is_refused() {
         records.push(rec);
         prev = hash;
     }
+    let log = StderrCapture::start();
     h.entries(&records);
 
     let chunk0 = format!("answered chunk {} with 1000 bytes", c_hex[0]);
     node.expect_refusal(me, &[chunk0.as_str(), "do not match its hash"]);
+    // The log names the device and the address it is connected from.
+    let log = log.finish();
+    let from = format!("refused from {me} at 127.0.0.1:");
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&from) && l.contains(&chunk0)),
+        "no {from:?} … {chunk0:?} in the log:\n{log}"
+    );
     let manifest1 = format!("answered manifest {} with 49 bytes", m_hex[1]);
     node.expect_refusal(me, &[manifest1.as_str(), "do not match its hash"]);
     let size2 = format!("announced 67108864 bytes for chunk {}", c_hex[2]);
@@ -1030,9 +1070,31 @@ fn impostors_get_no_connection_and_no_byte() {
     node.trust(victim.device_id(), None);
 
     // 1. A certificate nobody trusts, through the crate's own TLS config.
+    // The log names the address it came from and the device ID its
+    // certificate claims, so an admin can tell whom to trust.
+    let log = StderrCapture::start();
     let why = rt.block_on(shut_out(own_config(&impostor, node.id), node.addr));
+    wait_until("the refusal to be logged", WAIT, || {
+        std::fs::read_to_string(log.file.path())
+            .unwrap()
+            .contains("refused in the handshake")
+    });
+    let log = log.finish();
     assert!(!why.is_empty());
     assert!(node.peer(impostor.device_id()).is_none(), "never admitted");
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused in the handshake"))
+        .unwrap();
+    assert!(
+        line.contains("incoming connection from 127.0.0.1:"),
+        "{line}"
+    );
+    let claimed = format!(
+        "names device {}, which is not trusted",
+        impostor.device_id()
+    );
+    assert!(line.contains(&claimed), "{line}");
 
     // 2. A certificate that names the trusted device, on the impostor's key.
     let named = cert(&impostor, &victim.device_id().to_string());

@@ -548,6 +548,19 @@ async fn send_entries(conn: &quinn::Connection, records: &[Vec<u8>]) -> Result<(
     Ok(())
 }
 
+/// Whether a handshake failed because one side's TLS refused the other
+/// (a certificate that is not the one expected or trusted), as opposed to
+/// a peer that is not there: QUIC's crypto error codes, 0x100-0x1ff.
+/// Some(true) when the other side refused, Some(false) when this side did.
+fn tls_refusal(e: &quinn::ConnectionError) -> Option<bool> {
+    let crypto = |c: quinn::TransportErrorCode| (0x100..0x200).contains(&u64::from(c));
+    match e {
+        quinn::ConnectionError::TransportError(t) if crypto(t.code) => Some(false),
+        quinn::ConnectionError::ConnectionClosed(f) if crypto(f.error_code) => Some(true),
+        _ => None,
+    }
+}
+
 fn parse_vv(vv: &[(String, u64)]) -> HashMap<DeviceId, u64> {
     vv.iter()
         .filter_map(|(d, s)| DeviceId::parse(d).ok().map(|d| (d, *s)))
@@ -971,6 +984,36 @@ impl Runner {
         }
     }
 
+    /// Logs a handshake refused while dialling `device` at `addr` (by
+    /// either side: whoever answers there is not that device, or it does
+    /// not trust this one), thinned like `handshake_refused`. A peer that
+    /// is merely unreachable is not logged (see `last_error` in peers()).
+    fn dial_refused(&self, device: DeviceId, addr: SocketAddr, by_them: bool, e: &str) {
+        let n = {
+            let mut counts = self.handshake_refusals.lock();
+            if counts.len() >= RECENT_HANDSHAKE_REFUSERS {
+                counts.clear();
+            }
+            let n = counts.entry(Some(device)).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if n <= LOGGED_REFUSALS || n.is_power_of_two() {
+            let hint = if by_them {
+                format!(
+                    "it refused this device: if it is that device, trust {} there",
+                    self.me
+                )
+            } else {
+                "whoever answers there is not that device, or did not prove it".to_string()
+            };
+            crate::owner::warn(&format!(
+                "dialling device {device} at {addr}: refused in the handshake: {e}; \
+                 {hint} ({n} refused so far)"
+            ));
+        }
+    }
+
     /// Dials trusted devices that have static addresses and no connection.
     pub async fn dial(self: Arc<Self>, ep: quinn::Endpoint, on_change: OnChange) -> Result<()> {
         loop {
@@ -1020,7 +1063,12 @@ impl Runner {
                                     me.adopt(conn, true, cb).await;
                                     return;
                                 }
-                                Err(e) => last = format!("{addr}: {e}"),
+                                Err(e) => {
+                                    if let Some(by_them) = tls_refusal(&e) {
+                                        me.dial_refused(device, addr, by_them, &e.to_string());
+                                    }
+                                    last = format!("{addr}: {e}");
+                                }
                             },
                             Err(e) => last = format!("{addr}: {e}"),
                         }
