@@ -56,6 +56,12 @@ pub enum HarpError {
     #[error("configuration error: {0}")]
     Config(String),
 
+    /// The caller may not do this: a request over the control socket from
+    /// a user other than the owner's (and root) that would change trust,
+    /// folders or settings.
+    #[error("permission denied: {0}")]
+    Forbidden(String),
+
     /// A bug in Harp: a panic that was caught, or a broken invariant.
     #[error("internal error in harp (please report it): {0}")]
     Internal(String),
@@ -117,7 +123,7 @@ impl HarpError {
     }
 
     /// Every name `kind` gives (a `Remote` error carries one of these).
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 9] = [
         "already_running",
         "not_running",
         "invalid_path",
@@ -125,6 +131,7 @@ impl HarpError {
         "storage",
         "protocol",
         "config",
+        "forbidden",
         "internal",
     ];
 
@@ -139,6 +146,7 @@ impl HarpError {
             HarpError::Storage(_) => "storage",
             HarpError::Protocol(_) => "protocol",
             HarpError::Config(_) => "config",
+            HarpError::Forbidden(_) => "forbidden",
             HarpError::Internal(_) => "internal",
             HarpError::Remote { kind, .. } => kind,
         }

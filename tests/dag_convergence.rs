@@ -457,10 +457,43 @@ fn untrusted_tampered_and_forked_entries_are_refused() {
     m.content = [42; 32];
     let fork = Entry::sign(m, good.prev, &k).unwrap();
     c.devices[1].dag.insert(good, true).unwrap();
-    assert_eq!(
-        c.devices[1].dag.insert(fork, true),
-        Err(Problem::BrokenLink)
-    );
+    assert_eq!(c.devices[1].dag.insert(fork, true), Err(Problem::Fork));
+}
+
+#[test]
+fn a_wrong_prev_is_refused_at_once_and_of_two_waiting_forks_one_applies() {
+    use harp::chain::entry::Problem;
+    let mut c = Cluster::new(2);
+    let t0 = 1_700_000_000_000_000_000;
+    for i in 0..3 {
+        c.write(0, "a.txt", i + 1, t0 + i64::from(i));
+    }
+    let log = c.devices[0].log.clone();
+    let k = DeviceKey::from_seed([1; 32]);
+    c.devices[1].dag.insert(log[0].clone(), true).unwrap();
+
+    // Entry 2 whose prev is not entry 1 (which is here): refused now, not
+    // left waiting for a prev that never comes.
+    let e = Entry::sign(log[1].meta.clone(), [7; 32], &k).unwrap();
+    assert_eq!(c.devices[1].dag.insert(e, true), Err(Problem::BrokenLink));
+    // Entry 3 whose prev is entry 1: refused now too.
+    let e = Entry::sign(log[2].meta.clone(), log[0].hash, &k).unwrap();
+    assert_eq!(c.devices[1].dag.insert(e, true), Err(Problem::BrokenLink));
+    assert_eq!(c.devices[1].dag.pending_len(), 0);
+
+    // Two different entries 3 that both wait for entry 2: when it comes,
+    // the first applies and the other is dropped as a fork.
+    let mut m = log[2].meta.clone();
+    m.content = [42; 32];
+    let fork = Entry::sign(m, log[2].prev, &k).unwrap();
+    let d = &mut c.devices[1].dag;
+    assert_eq!(d.insert(log[2].clone(), true), Ok(Inserted::Pending));
+    assert_eq!(d.insert(fork, true), Ok(Inserted::Pending));
+    match d.insert(log[1].clone(), true) {
+        Ok(Inserted::Applied(h)) => assert_eq!(h.len(), 2, "entry 2 and one entry 3"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.last_seq(&k.device_id()), 3);
 }
 
 #[test]

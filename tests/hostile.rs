@@ -47,6 +47,37 @@ fn serial() -> MutexGuard<'static, ()> {
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Redirects this process's stderr (fd 2), where the node logs, into a
+/// file until `finish`. The tests run one at a time (SERIAL).
+struct StderrCapture {
+    saved: i32,
+    file: tempfile::NamedTempFile,
+}
+
+impl StderrCapture {
+    fn start() -> StderrCapture {
+        use std::os::fd::AsRawFd;
+        let file = tempfile::NamedTempFile::new().unwrap();
+        // SAFETY: dup and dup2 on descriptors this process holds open.
+        let saved = unsafe { libc::dup(2) };
+        assert!(saved >= 0);
+        assert!(unsafe { libc::dup2(file.as_file().as_raw_fd(), 2) } >= 0);
+        StderrCapture { saved, file }
+    }
+
+    /// Restores stderr; returns what was logged meanwhile (and echoes it).
+    fn finish(self) -> String {
+        // SAFETY: as above; `saved` is ours.
+        unsafe {
+            libc::dup2(self.saved, 2);
+            libc::close(self.saved);
+        }
+        let s = std::fs::read_to_string(self.file.path()).unwrap();
+        eprint!("{s}");
+        s
+    }
+}
+
 fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let end = Instant::now() + timeout;
     while !done() {
@@ -560,13 +591,17 @@ fn forged_and_unsafe_entries_are_refused() {
     rec[n - 1] ^= 1;
     send(&mut h, &mut node, rec, &["bad signature"]);
     // Broken links: a first entry that does not start at GENESIS; an entry 3
-    // that links to entry 1; a second, different entry 1 (a fork).
+    // that links to entry 1; an entry 2 whose `prev` is not entry 1 (it
+    // used to wait, silently, for a `prev` that never comes). And a
+    // second, different entry 1: a fork, reported as one.
     let (rec, _) = own_record(&meta(me, 1, ChangeKind::Delete, "c.txt"), [7; 32], &k);
     send(&mut h, &mut node, rec, &["broken link"]);
     let (rec, h3) = own_record(&meta(me, 3, ChangeKind::Delete, "d.txt"), hash1, &k);
     send(&mut h, &mut node, rec, &[hex(&h3).as_str(), "broken link"]);
+    let (rec, h2) = own_record(&meta(me, 2, ChangeKind::Delete, "e.txt"), [7; 32], &k);
+    send(&mut h, &mut node, rec, &[hex(&h2).as_str(), "broken link"]);
     let (rec, hf) = own_record(&meta(me, 1, ChangeKind::Delete, "fork.txt"), GENESIS, &k);
-    send(&mut h, &mut node, rec, &[hex(&hf).as_str(), "broken link"]);
+    send(&mut h, &mut node, rec, &[hex(&hf).as_str(), ": fork"]);
     // Authors: a device nobody trusts; a trusted device's entry signed by
     // the hostile key, carrying the hostile key or the victim's public key.
     let sid = stranger.device_id();
@@ -713,7 +748,10 @@ fn content_that_does_not_match_its_hash_is_refused() {
     );
     let (mh, ch) = (m_hex.clone(), c_hex.clone());
     let encoded: Vec<Vec<u8>> = manifests.iter().map(Manifest::encode).collect();
+    let asked = Arc::new(AtomicU64::new(0));
+    let counter = asked.clone();
     let answer: Answerer = Arc::new(move |req: &Value| {
+        counter.fetch_add(1, Ordering::Relaxed);
         let hash = req["hash"].as_str().unwrap_or_default();
         match req["get"].as_str() {
             Some("manifest") if hash == mh[1] => (0, 49, vec![0x55; 49]),
@@ -742,14 +780,35 @@ fn content_that_does_not_match_its_hash_is_refused() {
         records.push(rec);
         prev = hash;
     }
+    let log = StderrCapture::start();
     h.entries(&records);
 
     let chunk0 = format!("answered chunk {} with 1000 bytes", c_hex[0]);
     node.expect_refusal(me, &[chunk0.as_str(), "do not match its hash"]);
+    // The log names the device and the address it is connected from.
+    let log = log.finish();
+    let from = format!("refused from {me} at 127.0.0.1:");
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&from) && l.contains(&chunk0)),
+        "no {from:?} … {chunk0:?} in the log:\n{log}"
+    );
     let manifest1 = format!("answered manifest {} with 49 bytes", m_hex[1]);
     node.expect_refusal(me, &[manifest1.as_str(), "do not match its hash"]);
     let size2 = format!("announced 67108864 bytes for chunk {}", c_hex[2]);
     node.expect_refusal(me, &[size2.as_str(), "at most 1000"]);
+    node.expect_refusal(me, &["do not match its hash", "not asked again for"]);
+    // The liar is backed off (1 s, doubling to 60 s; issue 11, point 12):
+    // over 10 s it is asked a few times, not the ~70 times a second it was
+    // asked before the back-off.
+    let before = asked.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(10));
+    let in_window = asked.load(Ordering::Relaxed) - before;
+    eprintln!("requests to the liar in 10 s: {in_window}");
+    assert!(
+        in_window <= 40,
+        "the liar was asked {in_window} times in 10 s"
+    );
     // The honest node's chunks are asked of the hostile peer too (it is on
     // loopback, so on the LAN); its wrong answers are refused and the
     // honest node's are taken.
@@ -1012,9 +1071,31 @@ fn impostors_get_no_connection_and_no_byte() {
     node.trust(victim.device_id(), None);
 
     // 1. A certificate nobody trusts, through the crate's own TLS config.
+    // The log names the address it came from and the device ID its
+    // certificate claims, so an admin can tell whom to trust.
+    let log = StderrCapture::start();
     let why = rt.block_on(shut_out(own_config(&impostor, node.id), node.addr));
+    wait_until("the refusal to be logged", WAIT, || {
+        std::fs::read_to_string(log.file.path())
+            .unwrap()
+            .contains("refused in the handshake")
+    });
+    let log = log.finish();
     assert!(!why.is_empty());
     assert!(node.peer(impostor.device_id()).is_none(), "never admitted");
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused in the handshake"))
+        .unwrap();
+    assert!(
+        line.contains("incoming connection from 127.0.0.1:"),
+        "{line}"
+    );
+    let claimed = format!(
+        "names device {}, which is not trusted",
+        impostor.device_id()
+    );
+    assert!(line.contains(&claimed), "{line}");
 
     // 2. A certificate that names the trusted device, on the impostor's key.
     let named = cert(&impostor, &victim.device_id().to_string());
@@ -1172,5 +1253,161 @@ fn manifests_of_huge_claimed_files_are_held_one_at_a_time() {
         grew >> 20
     );
     let _honest = honest_sync(&mut node, "after-the-huge-manifests.bin");
+    node.assert_verifies();
+}
+
+/// Waits for the node to report `kind` for `device` (other events are
+/// passed over).
+fn wait_event(node: &mut Node, kind: &str, device: DeviceId) {
+    let want = device.to_string();
+    let end = Instant::now() + WAIT;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "no {kind} event for {want} within {WAIT:?}"
+        );
+        if let Some(ev) = node
+            .owner
+            .poll(left.min(Duration::from_millis(200)))
+            .unwrap()
+        {
+            if ev.kind == kind && ev.device.as_deref() == Some(want.as_str()) {
+                return;
+            }
+        }
+    }
+}
+
+/// Dials `addr` with `cfg` as is (its session cache included).
+async fn connect(
+    cfg: quinn::ClientConfig,
+    addr: SocketAddr,
+) -> (quinn::Endpoint, Result<quinn::Connection, String>) {
+    let ep = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let conn = match ep.connect_with(cfg, addr, "harp") {
+        Err(e) => Err(e.to_string()),
+        Ok(connecting) => match tokio::time::timeout(WAIT, connecting).await {
+            Err(_) => panic!("the handshake neither completed nor failed"),
+            Ok(r) => r.map_err(|e| e.to_string()),
+        },
+    };
+    (ep, conn)
+}
+
+/// Everything a connection gets within a few seconds when it behaves like
+/// a device: it sends its hello, reads every stream the node opens, and
+/// asks for `wants` (manifests and chunks). Returns the stream bytes
+/// received (0 when the node shut it out).
+async fn take_everything(conn: quinn::Connection, wants: Vec<Value>) -> u64 {
+    let hello = Hello {
+        v: 2,
+        name: "comeback".into(),
+        vv: vec![],
+        folders: Default::default(),
+    };
+    if let Ok(s) = conn.open_uni().await {
+        let _ = harp::net::send_frame(s, &hello).await;
+    }
+    let mut got = 0u64;
+    for want in wants {
+        let body = serde_json::to_vec(&want).unwrap();
+        if let Ok((mut s, mut r)) = conn.open_bi().await {
+            let _ = s.write_all(&frame(3, body.len() as u32, &body)).await;
+            let _ = s.finish();
+            if let Ok(Ok(b)) = tokio::time::timeout(WAIT, r.read_to_end(1 << 20)).await {
+                got += b.len() as u64;
+            }
+        }
+    }
+    let read = async {
+        while let Ok(mut r) = conn.accept_uni().await {
+            got += r.read_to_end(1 << 20).await.map_or(0, |b| b.len() as u64);
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(3), read).await;
+    got.max(conn.stats().frame_rx.stream)
+}
+
+/// Issue 11, point 1: untrust is final. A device untrusted while connected
+/// comes back with the very TLS configuration it used before, whose
+/// session cache holds whatever ticket the node gave it (rustls' default
+/// client resumes when it can): it gets no connection, and not a byte of
+/// the entry, manifest or chunk the node wrote after the revocation.
+/// Untrusting also reports `peer_lost` (issue 11, point 12).
+#[test]
+fn untrust_is_final_even_for_a_device_holding_a_session_ticket() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let rt = runtime();
+    let k = key(45);
+    let id = k.device_id();
+    node.trust(id, None);
+    // The device's own client: its real certificate and key, rustls'
+    // default session cache. One object for both connections.
+    let cfg = impostor_client(certified(cert(&k, "harp device"), &k));
+
+    let (_ep, conn) = rt.block_on(connect(cfg.clone(), node.addr));
+    let conn = conn.expect("a trusted device connects");
+    let c = conn.clone();
+    rt.block_on(async move {
+        let hello = Hello {
+            v: 2,
+            name: "soon-untrusted".into(),
+            vv: vec![],
+            folders: Default::default(),
+        };
+        harp::net::send_frame(c.open_uni().await.unwrap(), &hello)
+            .await
+            .unwrap();
+        // The node's hello comes after the handshake's session tickets.
+        let mut r = tokio::time::timeout(WAIT, c.accept_uni())
+            .await
+            .unwrap()
+            .unwrap();
+        r.read_to_end(1 << 20).await.unwrap();
+    });
+    wait_until("the node to see the device", WAIT, || node.connected(id));
+    wait_event(&mut node, "peer_found", id);
+
+    node.untrust(id);
+    let c = conn.clone();
+    let reason = rt.block_on(async move { tokio::time::timeout(WAIT, c.closed()).await.unwrap() });
+    assert!(reason.to_string().contains("untrusted"), "{reason}");
+    wait_event(&mut node, "peer_lost", id);
+    assert!(!node.connected(id));
+
+    // The node writes a file after the revocation.
+    let bytes = b"written after the untrust".to_vec();
+    std::fs::write(node.folder.join("after-untrust.txt"), &bytes).unwrap();
+    let folder = "docs".to_string();
+    node.owner.call(Op::Scan { folder }).unwrap();
+    let history = node
+        .owner
+        .call(Op::History {
+            folder: "docs".into(),
+            path: "after-untrust.txt".into(),
+        })
+        .unwrap();
+    let content = history[0]["content"].as_str().unwrap().to_string();
+    let wants = vec![
+        serde_json::json!({"get": "manifest", "hash": content}),
+        serde_json::json!({"get": "chunk", "hash": hex(blake3::hash(&bytes).as_bytes())}),
+    ];
+
+    // Back with the same configuration, twice (a second ticket, if the
+    // first try got one).
+    for attempt in 0..2 {
+        let (_ep, again) = rt.block_on(connect(cfg.clone(), node.addr));
+        if let Ok(conn) = again {
+            let got = rt.block_on(take_everything(conn, wants.clone()));
+            assert_eq!(
+                got, 0,
+                "attempt {attempt}: the untrusted device got {got} bytes"
+            );
+        }
+        assert!(!node.connected(id), "attempt {attempt}: it got back in");
+    }
+    assert_eq!(node.peer(id).unwrap()["trusted"], false);
     node.assert_verifies();
 }

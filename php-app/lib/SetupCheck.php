@@ -48,8 +48,10 @@ class SetupCheck
             if (!is_writable($dir)) {
                 $problems[] = "not writable by $me";
             }
-            if ($mode & 0077) {
-                $problems[] = sprintf('mode %o lets other users read the device key', $mode);
+            // 0700, or 0750 (set-group-ID) when a group is let in to notify
+            // and read; the daemon narrows anything wider at start.
+            if ($mode & 0027) {
+                $problems[] = sprintf('mode %o lets other users reach the device key and the control socket', $mode);
             }
             $add('state directory', $problems === [], $dir . ($problems === [] ? sprintf(' (mode %o, owner %s)', $mode, $owner) : ': ' . implode('; ', $problems)), "chown -R $me: $dir && chmod 700 $dir");
         }

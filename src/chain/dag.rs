@@ -265,6 +265,22 @@ impl Dag {
         if let Some(existing) = self.by_author_seq.get(&(entry.meta.author, entry.meta.seq)) {
             // The author signed two different entries with one number.
             if *existing != entry.hash {
+                return Err(Problem::Fork);
+            }
+        }
+        // A link already seen to be wrong is refused now, rather than left
+        // to wait for a `prev` that will never come: the author's entry
+        // seq-1 is here and is not `prev`, or `prev` is here and is not the
+        // author's entry seq-1.
+        if entry.meta.seq > 1 {
+            let m = &entry.meta;
+            let before = self.by_author_seq.get(&(m.author, m.seq - 1));
+            let other_before = before.is_some_and(|h| *h != entry.prev);
+            let other_prev = self
+                .nodes
+                .get(&entry.prev)
+                .is_some_and(|p| p.author != m.author || p.seq + 1 != m.seq);
+            if other_before || other_prev {
                 return Err(Problem::BrokenLink);
             }
         }
@@ -315,6 +331,15 @@ impl Dag {
     /// Applies an entry whose dependencies are all here; gives it back.
     fn apply(&mut self, entry: Entry) -> Result<Entry, Problem> {
         let m = &entry.meta;
+        // Two entries with one number that both waited: the first applied
+        // wins, the second is a fork.
+        if self
+            .by_author_seq
+            .get(&(m.author, m.seq))
+            .is_some_and(|h| *h != entry.hash)
+        {
+            return Err(Problem::Fork);
+        }
         if m.seq > 1 {
             match self.nodes.get(&entry.prev) {
                 Some(p) if p.author == m.author && p.seq + 1 == m.seq => {}

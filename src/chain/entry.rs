@@ -346,6 +346,8 @@ pub enum Problem {
     /// Its parents have not arrived and too many entries already wait for
     /// theirs (`dag::MAX_PENDING`, `dag::MAX_PENDING_BYTES`).
     Backlog,
+    /// The author signed another entry with the same sequence number.
+    Fork,
 }
 
 impl Problem {
@@ -357,6 +359,7 @@ impl Problem {
             Problem::UnknownAuthor => "unknown author",
             Problem::Malformed => "malformed entry",
             Problem::Backlog => "too many entries wait for their parents",
+            Problem::Fork => "fork",
         }
     }
 }

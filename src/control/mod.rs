@@ -11,6 +11,14 @@
 //!
 //! Notifications do not use this socket: they go through the outbox, so
 //! they cost no round trip and survive the owner being down.
+//!
+//! Who may ask what (`Op::access`, checked by the owner with the caller's
+//! `SO_PEERCRED`): reads are open to whoever can reach the socket (mode
+//! 0660: the owner's user and group); whatever changes trust, folders or
+//! settings only to the owner's user and root. In the Nextcloud set-up the
+//! web server's user runs hooks; if it is not the owner's user, it may
+//! notify and read, and nothing more: it cannot trust its own device or
+//! map `/etc`.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -28,6 +36,16 @@ pub const SOCKET_FILE: &str = "harp.sock";
 pub const MAX_FRAME: usize = 1024 * 1024;
 /// Protocol version spoken here.
 pub const VERSION: u32 = 1;
+
+/// Who may ask for an operation over the control socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone who can connect to `harp.sock` (its mode lets in the owner's
+    /// user and group).
+    Group,
+    /// Only the owner's user and root.
+    Owner,
+}
 
 /// A request from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +111,66 @@ pub enum Op {
     },
     /// Every known device.
     Peers,
+}
+
+impl Op {
+    /// The op's name on the wire, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Status => "status",
+            Op::AddFolder { .. } => "add_folder",
+            Op::ShareFolder { .. } => "share_folder",
+            Op::UnshareFolder { .. } => "unshare_folder",
+            Op::Folders => "folders",
+            Op::Scan { .. } => "scan",
+            Op::History { .. } => "history",
+            Op::Verify { .. } => "verify",
+            Op::Trust { .. } => "trust",
+            Op::Untrust { .. } => "untrust",
+            Op::Peers => "peers",
+        }
+    }
+
+    /// Who may ask for it. Every new op must be placed here (the match has
+    /// no catch-all): anything that changes trust, folders or settings is
+    /// `Owner`.
+    pub fn access(&self) -> Access {
+        match self {
+            Op::Status | Op::Folders | Op::History { .. } | Op::Verify { .. } | Op::Peers => {
+                Access::Group
+            }
+            // Scan is open to the group. It changes no trust, folder or
+            // setting: it records what is on disk in a folder already
+            // mapped, which is what a group member's notify does one path at
+            // a time (and a group member that can write in the folder, the
+            // web server, decides its content anyway). Its cost, hashing
+            // changed files, is the cost of those notifies; unchanged files
+            // are skipped by size and mtime. And `occ harp:scan` runs as the
+            // web server's user.
+            Op::Scan { .. } => Access::Group,
+            Op::AddFolder { .. }
+            | Op::ShareFolder { .. }
+            | Op::UnshareFolder { .. }
+            | Op::Trust { .. }
+            | Op::Untrust { .. } => Access::Owner,
+        }
+    }
+}
+
+/// Whether a caller with user id `uid` may ask for `op` of an owner that
+/// runs as `owner_uid`; the refusal says why and what to do. `uid` is None
+/// when the kernel could not say who is calling: then only `Group` ops.
+pub fn authorize(op: &Op, uid: Option<u32>, owner_uid: u32) -> Result<()> {
+    if op.access() == Access::Group || uid.is_some_and(|u| u == owner_uid || u == 0) {
+        return Ok(());
+    }
+    let who = uid.map_or("an unknown user".to_string(), |u| format!("uid {u}"));
+    Err(HarpError::Forbidden(format!(
+        "`{}` changes trust, folders or settings, which only the owner's user \
+         (uid {owner_uid}) and root may do; {who} may only read and notify: \
+         run it as that user (e.g. `sudo -u \"#{owner_uid}\" …`) or as root",
+        op.name()
+    )))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -251,6 +329,63 @@ mod tests {
         let e = decode_response(&f[4..]).unwrap_err();
         assert_eq!(e.kind(), "protocol");
         assert!(e.to_string().contains("limit"), "{e}");
+    }
+
+    #[test]
+    fn only_the_owner_and_root_change_trust_folders_or_settings() {
+        let owner = 1000;
+        let mutating = [
+            Op::AddFolder {
+                folder: "etc".into(),
+                path: "/etc".into(),
+                devices: None,
+            },
+            Op::Trust {
+                device: "X".into(),
+                addresses: vec![],
+            },
+            Op::Untrust { device: "X".into() },
+        ];
+        let reads = [
+            Op::Status,
+            Op::Folders,
+            Op::Peers,
+            Op::History {
+                folder: "docs".into(),
+                path: "a".into(),
+            },
+            Op::Verify {
+                folder: "docs".into(),
+            },
+            Op::Scan {
+                folder: "docs".into(),
+            },
+        ];
+        for op in &mutating {
+            assert_eq!(op.access(), Access::Owner, "{op:?}");
+            assert!(authorize(op, Some(owner), owner).is_ok());
+            assert!(authorize(op, Some(0), owner).is_ok(), "root may");
+            for who in [Some(33), Some(65534), None] {
+                let e = authorize(op, who, owner).unwrap_err();
+                assert_eq!(e.kind(), "forbidden", "{op:?} by {who:?}");
+                assert!(e.to_string().contains(op.name()), "{e}");
+                assert!(e.to_string().contains("uid 1000"), "{e}");
+            }
+        }
+        for op in &reads {
+            assert_eq!(op.access(), Access::Group, "{op:?}");
+            for who in [Some(owner), Some(0), Some(33), None] {
+                assert!(authorize(op, who, owner).is_ok(), "{op:?} by {who:?}");
+            }
+        }
+        // The refusal crosses the socket with its kind.
+        let f = encode_response(&authorize(&mutating[1], Some(33), owner).map(|()| Value::Null));
+        let e = decode_response(&f[4..]).unwrap_err();
+        assert_eq!(e.kind(), "forbidden");
+        assert!(
+            e.to_string().starts_with("permission denied: `trust`"),
+            "{e}"
+        );
     }
 
     #[test]

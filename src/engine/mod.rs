@@ -12,6 +12,7 @@
 //! mtime moved.
 
 mod apply;
+pub mod location;
 mod migrate;
 mod scan;
 mod verify;
@@ -523,12 +524,17 @@ impl Engine {
 
     fn map_folder(&mut self, id: &str, path: &Path) -> Result<()> {
         paths::check_folder_id(id)?;
+        // Not the state directory, nor around or in it, nor a system
+        // directory: checked before anything is created there, and again
+        // once it exists.
+        location::check(&location::resolve(path)?, self.store.dir())?;
         std::fs::create_dir_all(path).map_err(|e| {
             HarpError::Config(format!("cannot create folder {}: {e}", path.display()))
         })?;
         let canon = path
             .canonicalize()
             .map_err(|e| HarpError::Config(format!("folder {}: {e}", path.display())))?;
+        location::check(&canon, self.store.dir())?;
         let text = canon.to_str().ok_or_else(|| {
             HarpError::Config(format!("folder path {} is not UTF-8", canon.display()))
         })?;

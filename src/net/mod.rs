@@ -115,9 +115,14 @@ pub const STREAM_IDLE: Duration = Duration::from_secs(10);
 const STOP_UNKNOWN: u32 = 4;
 const STOP_TOO_LARGE: u32 = 5;
 const STOP_IDLE: u32 = 6;
+/// Connection close code: the peer is not (or no longer) trusted.
+const CLOSE_UNTRUSTED: quinn::VarInt = quinn::VarInt::from_u32(1);
 /// Refusals logged per peer before the log thins out to every power of two,
 /// so a flood of bad streams cannot flood the log.
 const LOGGED_REFUSALS: u64 = 10;
+/// Devices whose refused handshakes are counted for thinning the log;
+/// past this many the counts start over.
+const RECENT_HANDSHAKE_REFUSERS: usize = 1024;
 /// Distinct refusal reasons kept per peer for `peers()`.
 const RECENT_REFUSALS: usize = 16;
 /// Entries per outgoing stream.
@@ -334,12 +339,15 @@ impl Net {
     }
 
     /// Removes `device` from the trust list and drops its connection.
+    ///
+    /// The connection is closed but left in the map: `Runner::adopt` sees
+    /// its own connection end, forgets it and reports `peer_lost`.
     pub fn untrust(&self, device: &DeviceId) {
         self.trusted.write().remove(device);
         if let Some(p) = self.peers.lock().get_mut(device) {
             p.trusted = false;
-            if let Some(c) = p.conn.take() {
-                c.close(quinn::VarInt::from_u32(1), b"untrusted");
+            if let Some(c) = &p.conn {
+                c.close(CLOSE_UNTRUSTED, b"untrusted");
             }
         }
     }
@@ -362,27 +370,49 @@ impl Net {
         self.wake.notify_one();
     }
 
+    /// Whether `device` is on the trust list right now.
+    pub fn is_trusted(&self, device: &DeviceId) -> bool {
+        self.trusted.read().contains(device)
+    }
+
+    /// Whether `device` is still trusted; if not, closes `conn`. Checked
+    /// on every stream a connection carries (entries read, requests
+    /// served, entries written), not only in the handshake: untrusting
+    /// closes the connection, and this makes sure nothing slips through
+    /// in between.
+    pub fn still_trusted(&self, conn: &quinn::Connection, device: &DeviceId) -> bool {
+        if self.is_trusted(device) {
+            return true;
+        }
+        conn.close(CLOSE_UNTRUSTED, b"untrusted");
+        false
+    }
+
     /// Records that `device` sent something this node refused, and logs it
     /// (every one of the first few per peer, then every power of two).
     pub fn refuse(&self, device: &DeviceId, what: &str) {
-        let n = {
+        let (n, at) = {
             let mut peers = self.peers.lock();
             let Some(p) = peers.get_mut(device) else {
-                crate::owner::warn(&format!("refused from {}: {what}", device.short()));
+                crate::owner::warn(&format!("refused from {device}: {what}"));
                 return;
             };
+            let at = p
+                .conn
+                .as_ref()
+                .map(|c| format!(" at {}", c.remote_address()))
+                .unwrap_or_default();
             p.refused += 1;
             p.recent_refused.retain(|r| r != what);
             if p.recent_refused.len() >= RECENT_REFUSALS {
                 p.recent_refused.pop_front();
             }
             p.recent_refused.push_back(what.to_string());
-            p.refused
+            (p.refused, at)
         };
         if n <= LOGGED_REFUSALS || n.is_power_of_two() {
             crate::owner::warn(&format!(
-                "refused from {}: {what} ({n} refused from it so far)",
-                device.short()
+                "refused from {device}{at}: {what} ({n} refused from it so far)"
             ));
         }
     }
@@ -533,6 +563,9 @@ pub struct Runner {
     pub pushes: Pushes,
     /// Chooses which peer to ask for content, and measures them.
     pub scheduler: Arc<schedule::Scheduler>,
+    /// Refused incoming handshakes, per device ID claimed, for thinning
+    /// the log.
+    pub handshake_refusals: Mutex<HashMap<Option<DeviceId>, u64>>,
 }
 
 /// Sends entry records on one new stream.
@@ -548,6 +581,19 @@ async fn send_entries(conn: &quinn::Connection, records: &[Vec<u8>]) -> Result<(
     s.write_all(&buf).await.map_err(|e| io(e.to_string()))?;
     s.finish().map_err(|e| io(e.to_string()))?;
     Ok(())
+}
+
+/// Whether a handshake failed because one side's TLS refused the other
+/// (a certificate that is not the one expected or trusted), as opposed to
+/// a peer that is not there: QUIC's crypto error codes, 0x100-0x1ff.
+/// Some(true) when the other side refused, Some(false) when this side did.
+fn tls_refusal(e: &quinn::ConnectionError) -> Option<bool> {
+    let crypto = |c: quinn::TransportErrorCode| (0x100..0x200).contains(&u64::from(c));
+    match e {
+        quinn::ConnectionError::TransportError(t) if crypto(t.code) => Some(false),
+        quinn::ConnectionError::ConnectionClosed(f) if crypto(f.error_code) => Some(true),
+        _ => None,
+    }
 }
 
 fn parse_vv(vv: &[(String, u64)]) -> HashMap<DeviceId, u64> {
@@ -572,6 +618,15 @@ impl Runner {
             conn.close(quinn::VarInt::from_u32(2), b"no identity");
             return;
         };
+        // The handshake checked trust; check again, as trust may have
+        // changed since (and a resumed handshake would not have checked).
+        if !self.net.still_trusted(&conn, &device) {
+            crate::owner::warn(&format!(
+                "connection from {device} at {} closed: it is not trusted",
+                conn.remote_address()
+            ));
+            return;
+        }
         // Subscribe before saying what we have, so nothing committed from
         // now on is missed.
         let pushes = self.pushes.subscribe();
@@ -619,6 +674,13 @@ impl Runner {
         let preferred = dialler == self.me.min(device);
         {
             let mut peers = self.net.peers.lock();
+            // Under the peers lock, as `Net::untrust` closes what is in the
+            // map under it: untrusted before this point, the connection is
+            // closed here; after it, `untrust` finds and closes it.
+            if !self.net.still_trusted(&conn, &device) {
+                reader.abort();
+                return;
+            }
             let p = peers.entry(device).or_default();
             let live = p.conn.as_ref().filter(|c| c.close_reason().is_none());
             if live.is_some() && !preferred {
@@ -665,6 +727,9 @@ impl Runner {
     ) {
         let mut peer_vv = Some(peer_vv);
         while let Ok(mut r) = conn.accept_uni().await {
+            if !self.net.still_trusted(&conn, &device) {
+                return;
+            }
             let mut kind = [0u8; 1];
             let outcome = match idle("stream type", r.read_exact(&mut kind)).await {
                 Err(e) => Err(e),
@@ -688,7 +753,7 @@ impl Runner {
                             Err(e) => Err(e),
                         }
                     }
-                    STREAM_ENTRIES => self.read_entries(r, device).await,
+                    STREAM_ENTRIES => self.read_entries(&conn, r, device).await,
                     other => {
                         let _ = r.stop(quinn::VarInt::from_u32(STOP_UNKNOWN));
                         Err(HarpError::Protocol(format!(
@@ -710,7 +775,12 @@ impl Runner {
     /// Reads an entries stream, handing its records to the engine in
     /// batches of bounded size. Errors in what the peer sent are
     /// `HarpError::Protocol`.
-    async fn read_entries(&self, mut r: quinn::RecvStream, device: DeviceId) -> Result<()> {
+    async fn read_entries(
+        &self,
+        conn: &quinn::Connection,
+        mut r: quinn::RecvStream,
+        device: DeviceId,
+    ) -> Result<()> {
         let io = |e: String| HarpError::Protocol(e);
         let mut batch = Vec::new();
         let mut bytes = 0;
@@ -743,17 +813,29 @@ impl Runner {
             bytes += n;
             batch.push(rec);
             if batch.len() >= RECEIVE_BATCH || bytes >= RECEIVE_BATCH_BYTES {
-                self.hand_over(device, std::mem::take(&mut batch)).await?;
+                self.hand_over(conn, device, std::mem::take(&mut batch))
+                    .await?;
                 bytes = 0;
             }
         }
         if !batch.is_empty() {
-            self.hand_over(device, batch).await?;
+            self.hand_over(conn, device, batch).await?;
         }
         Ok(())
     }
 
-    async fn hand_over(&self, device: DeviceId, batch: Vec<Vec<u8>>) -> Result<()> {
+    async fn hand_over(
+        &self,
+        conn: &quinn::Connection,
+        device: DeviceId,
+        batch: Vec<Vec<u8>>,
+    ) -> Result<()> {
+        if !self.net.still_trusted(conn, &device) {
+            return Err(HarpError::UntrustedPeer {
+                device: device.to_string(),
+                detail: format!("{} entries it sent were dropped", batch.len()),
+            });
+        }
         let ledger = self.ledger.clone();
         tokio::task::spawn_blocking(move || ledger.receive(device, batch))
             .await
@@ -775,6 +857,9 @@ impl Runner {
                 _ => Vec::new(),
             };
         for part in missing.chunks(SEND_BATCH) {
+            if !self.net.still_trusted(&conn, &device) {
+                return;
+            }
             if let Err(e) = send_entries(&conn, part).await {
                 crate::owner::warn(&format!("to {}: {e}", device.short()));
                 return;
@@ -783,6 +868,9 @@ impl Runner {
         loop {
             match pushes.recv().await {
                 Ok(batch) => {
+                    if !self.net.still_trusted(&conn, &device) {
+                        return;
+                    }
                     // Only the folders shared with this peer, checked now:
                     // unsharing takes effect with the next push.
                     let mut shared: HashMap<&str, bool> = HashMap::new();
@@ -817,8 +905,12 @@ impl Runner {
     /// STREAM_IDLE and is at most MAX_REQUEST bytes.
     async fn serve_requests(self: Arc<Self>, conn: quinn::Connection, device: DeviceId) {
         while let Ok((mut s, mut r)) = conn.accept_bi().await {
+            if !self.net.still_trusted(&conn, &device) {
+                return;
+            }
             let ledger = self.ledger.clone();
             let net = self.net.clone();
+            let conn = conn.clone();
             tokio::spawn(async move {
                 let body = match read_request(&mut r).await {
                     Ok(b) => b,
@@ -828,6 +920,7 @@ impl Runner {
                     }
                 };
                 let answer = match decode_request(&body) {
+                    Ok(_) if !net.still_trusted(&conn, &device) => return,
                     Ok(req) => tokio::task::spawn_blocking(move || ledger.serve(device, &req))
                         .await
                         .unwrap_or_else(|e| Err(HarpError::Internal(e.to_string()))),
@@ -845,6 +938,11 @@ impl Runner {
                         (2, m)
                     }
                 };
+                // Serving took a while: not a byte to a device untrusted
+                // meanwhile.
+                if !net.still_trusted(&conn, &device) {
+                    return;
+                }
                 let mut out = Vec::with_capacity(5 + bytes.len());
                 out.push(status);
                 out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
@@ -876,19 +974,106 @@ impl Runner {
     }
 
     /// Accepts incoming connections until the endpoint closes.
+    ///
+    /// Each connection gets a server configuration of its own, whose
+    /// verifier records the device ID its certificate names: a refused
+    /// handshake is logged with the remote address and that ID, so an
+    /// admin can tell whom to trust.
     pub async fn accept(self: Arc<Self>, ep: quinn::Endpoint, on_change: OnChange) -> Result<()> {
         while let Some(incoming) = ep.accept().await {
             let me = self.clone();
             let cb = on_change.clone();
             tokio::spawn(async move {
-                match incoming.await {
+                let remote = incoming.remote_address();
+                let (cfg, claimed) =
+                    match tls::server_config_claimed(&me.identity, me.net.trusted.clone()) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            incoming.refuse();
+                            crate::owner::warn(&format!(
+                                "incoming connection from {remote} refused: {e}"
+                            ));
+                            return;
+                        }
+                    };
+                let outcome = match incoming.accept_with(Arc::new(cfg)) {
+                    Ok(connecting) => connecting.await,
+                    Err(e) => Err(e),
+                };
+                match outcome {
                     Ok(conn) => me.adopt(conn, false, cb).await,
                     // An untrusted device ends here, refused in the handshake.
-                    Err(e) => crate::owner::warn(&format!("incoming connection refused: {e}")),
+                    Err(e) => {
+                        let claimed = *claimed.lock();
+                        me.handshake_refused(remote, claimed, &e.to_string());
+                    }
                 }
             });
         }
         Ok(())
+    }
+
+    /// Logs a refused incoming handshake: the remote address, the error,
+    /// and the device ID the certificate named (unproven: the handshake
+    /// stopped before the peer showed it holds the key). Thinned per
+    /// device like `Net::refuse`, so a flood of handshakes cannot flood
+    /// the log.
+    fn handshake_refused(&self, remote: SocketAddr, claimed: Option<DeviceId>, e: &str) {
+        let who = match claimed {
+            Some(d) if self.net.is_trusted(&d) => {
+                format!("; its certificate names device {d}, which is trusted")
+            }
+            Some(d) => format!(
+                "; its certificate names device {d}, which is not trusted here \
+                 (if it is yours, check that ID on that device, then trust it)"
+            ),
+            None => "; it presented no usable certificate".to_string(),
+        };
+        let n = {
+            let mut counts = self.handshake_refusals.lock();
+            if counts.len() >= RECENT_HANDSHAKE_REFUSERS {
+                counts.clear();
+            }
+            let n = counts.entry(claimed).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if n <= LOGGED_REFUSALS || n.is_power_of_two() {
+            crate::owner::warn(&format!(
+                "incoming connection from {remote} refused in the handshake: {e}{who} \
+                 ({n} refused from it so far)"
+            ));
+        }
+    }
+
+    /// Logs a handshake refused while dialling `device` at `addr` (by
+    /// either side: whoever answers there is not that device, or it does
+    /// not trust this one), thinned like `handshake_refused`. A peer that
+    /// is merely unreachable is not logged (see `last_error` in peers()).
+    fn dial_refused(&self, device: DeviceId, addr: SocketAddr, by_them: bool, e: &str) {
+        let n = {
+            let mut counts = self.handshake_refusals.lock();
+            if counts.len() >= RECENT_HANDSHAKE_REFUSERS {
+                counts.clear();
+            }
+            let n = counts.entry(Some(device)).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if n <= LOGGED_REFUSALS || n.is_power_of_two() {
+            let hint = if by_them {
+                format!(
+                    "it refused this device: if it is that device, trust {} there",
+                    self.me
+                )
+            } else {
+                "whoever answers there is not that device, or did not prove it".to_string()
+            };
+            crate::owner::warn(&format!(
+                "dialling device {device} at {addr}: refused in the handshake: {e}; \
+                 {hint} ({n} refused so far)"
+            ));
+        }
     }
 
     /// Dials trusted devices that have static addresses and no connection.
@@ -940,7 +1125,12 @@ impl Runner {
                                     me.adopt(conn, true, cb).await;
                                     return;
                                 }
-                                Err(e) => last = format!("{addr}: {e}"),
+                                Err(e) => {
+                                    if let Some(by_them) = tls_refusal(&e) {
+                                        me.dial_refused(device, addr, by_them, &e.to_string());
+                                    }
+                                    last = format!("{addr}: {e}");
+                                }
                             },
                             Err(e) => last = format!("{addr}: {e}"),
                         }

@@ -19,6 +19,12 @@
 //! The scheduler knows nothing of sites or the WAN rule; the applier hands
 //! it the candidates it may ask (LAN peers first, the WAN only when the
 //! site rule allows).
+//!
+//! A peer whose answer does not match its hash (or announces more bytes
+//! than the request can need) is not asked anything for a while: 1 s after
+//! the first bad answer, doubling with each further one up to 60 s, and
+//! forgotten at its first good answer. Without it, a peer serving garbage
+//! for a file nobody else has was asked again some 70 times a second.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +54,10 @@ const MIN_BUDGET: u64 = 256 * 1024;
 /// How long one request may take before it counts as failed (a peer that
 /// vanished without closing its connection never answers).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// A peer's first bad answer keeps it from being asked for this long ...
+pub const MIN_BACKOFF: Duration = Duration::from_secs(1);
+/// ... doubling with every further one, up to this.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What the scheduler knows of one peer.
 #[derive(Debug, Clone)]
@@ -62,6 +72,10 @@ struct PeerStats {
     window_start: Option<Instant>,
     /// Bytes answered in the current busy window.
     window_bytes: u64,
+    /// After bad answers: the current back-off, and until when the peer
+    /// is not asked.
+    backoff: Duration,
+    shunned_until: Option<Instant>,
 }
 
 impl Default for PeerStats {
@@ -72,7 +86,33 @@ impl Default for PeerStats {
             queued: 0,
             window_start: None,
             window_bytes: 0,
+            backoff: Duration::ZERO,
+            shunned_until: None,
         }
+    }
+}
+
+impl PeerStats {
+    /// Whether the peer is backed off at `now`.
+    fn shunned(&self, now: Instant) -> bool {
+        self.shunned_until.is_some_and(|t| now < t)
+    }
+
+    /// A bad answer: backs the peer off, doubling the back-off, unless it
+    /// is backed off already (answers to requests sent before the first
+    /// bad one arrive together and count once). Returns the back-off.
+    fn bad_answer(&mut self, now: Instant) -> Duration {
+        if !self.shunned(now) {
+            self.backoff = (self.backoff * 2).clamp(MIN_BACKOFF, MAX_BACKOFF);
+            self.shunned_until = Some(now + self.backoff);
+        }
+        self.backoff
+    }
+
+    /// A good answer: the back-off is forgotten.
+    fn good_answer(&mut self) {
+        self.backoff = Duration::ZERO;
+        self.shunned_until = None;
     }
 }
 
@@ -96,8 +136,26 @@ impl Scheduler {
         })
     }
 
+    /// Counts and logs a bad answer, and backs the peer off.
     fn refuse(&self, device: &DeviceId, what: &str) {
-        self.net.refuse(device, what);
+        let backoff = self
+            .stats
+            .lock()
+            .entry(*device)
+            .or_default()
+            .bad_answer(Instant::now());
+        self.net.refuse(
+            device,
+            &format!("{what}; not asked again for {} s", backoff.as_secs()),
+        );
+    }
+
+    /// Whether `device` is backed off after bad answers.
+    pub fn shunned(&self, device: &DeviceId) -> bool {
+        self.stats
+            .lock()
+            .get(device)
+            .is_some_and(|s| s.shunned(Instant::now()))
     }
 
     /// The expected time for `peer` to answer a request of `len` bytes.
@@ -132,13 +190,19 @@ impl Scheduler {
         len: u64,
         accept: impl Fn(&[u8]) -> bool,
     ) -> Option<(Vec<u8>, DeviceId)> {
-        let mut left = candidates;
+        // Peers backed off after bad answers are not asked.
+        let mut left: Vec<Source> = candidates
+            .into_iter()
+            .filter(|c| !self.shunned(&c.device))
+            .collect();
         let mut running: JoinSet<(DeviceId, Result<Reply>)> = JoinSet::new();
         let mut hedge_at = Instant::now();
         loop {
             // Start the best remaining candidate that has room when nothing
             // runs, or when the running ones are late.
             if !left.is_empty() && (running.is_empty() || Instant::now() >= hedge_at) {
+                // One may have been backed off since (by another fetch).
+                left.retain(|c| !self.shunned(&c.device));
                 left = self.rank(left, len);
                 match left.iter().position(|c| self.has_room(c, len)) {
                     Some(i) => {
@@ -169,6 +233,9 @@ impl Scheduler {
                 done = running.join_next() => match done {
                     Some(Ok((device, Ok(Reply::Found(bytes))))) => {
                         if accept(&bytes) {
+                            if let Some(s) = self.stats.lock().get_mut(&device) {
+                                s.good_answer();
+                            }
                             return Some((bytes, device));
                         }
                         self.refuse(&device, &format!(
@@ -312,6 +379,29 @@ mod tests {
         assert_eq!(budget(1.25e6), MIN_BUDGET);
         // 1 Gbit/s: 100 ms of it.
         assert_eq!(budget(125e6), 12_500_000);
+    }
+
+    #[test]
+    fn a_peer_with_bad_answers_is_backed_off_doubling_to_a_minute_until_a_good_one() {
+        let mut s = PeerStats::default();
+        let t0 = Instant::now();
+        assert!(!s.shunned(t0));
+        assert_eq!(s.bad_answer(t0), MIN_BACKOFF);
+        assert!(s.shunned(t0 + Duration::from_millis(999)));
+        // Answers to requests sent before it was backed off count once.
+        assert_eq!(s.bad_answer(t0 + Duration::from_millis(10)), MIN_BACKOFF);
+        assert!(!s.shunned(t0 + MIN_BACKOFF));
+        let mut now = t0 + MIN_BACKOFF;
+        let mut seen = Vec::new();
+        for _ in 0..8 {
+            let b = s.bad_answer(now);
+            seen.push(b.as_secs());
+            now += b;
+        }
+        assert_eq!(seen, [2, 4, 8, 16, 32, 60, 60, 60]);
+        s.good_answer();
+        assert!(!s.shunned(now - Duration::from_secs(1)));
+        assert_eq!(s.bad_answer(now), MIN_BACKOFF, "a good answer starts over");
     }
 
     #[test]

@@ -8,6 +8,12 @@
 //! 1.3's CertificateVerify then proves the peer holds that key. Both sides
 //! check: a device that is not trusted fails in the handshake, whichever
 //! side it is on. TLS 1.3 only, ring provider, ALPN `harp/1`.
+//!
+//! No session resumption, in either direction: a resumed TLS 1.3 handshake
+//! restores the peer's certificate from the ticket without running the
+//! verifier, so a device untrusted since its ticket was issued would get
+//! back in. The server keeps no sessions and sends no tickets; the client
+//! offers none.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,7 +21,7 @@ use std::time::Duration;
 
 use ed25519_dalek::pkcs8::DecodePublicKey;
 use ed25519_dalek::VerifyingKey;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms};
@@ -86,17 +92,26 @@ pub fn peer_device(conn: &quinn::Connection) -> Option<DeviceId> {
     cert_device_id(certs.first()?).ok()
 }
 
+/// The device ID the peer's certificate named in a handshake (whether it
+/// was let in or not): what the log shows for a refused handshake, so an
+/// admin can tell whom to trust. Not proof: a refused peer never showed
+/// that it holds the key.
+pub type Claimed = Arc<Mutex<Option<DeviceId>>>;
+
 #[derive(Debug)]
 struct Pinned {
     trusted: Trusted,
     /// When dialling: the one device we mean to reach.
     expected: Option<DeviceId>,
     algs: WebPkiSupportedAlgorithms,
+    /// Where the certificate's device ID is recorded.
+    claimed: Claimed,
 }
 
 impl Pinned {
     fn check(&self, ee: &CertificateDer<'_>) -> std::result::Result<(), rustls::Error> {
         let id = cert_device_id(ee)?;
+        *self.claimed.lock() = Some(id);
         if self.expected.is_some_and(|want| want != id) {
             return Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName,
@@ -239,12 +254,24 @@ fn transport() -> Result<Arc<quinn::TransportConfig>> {
 
 /// The endpoint's server side: requires a trusted client certificate.
 pub fn server_config(id: &Identity, trusted: Trusted) -> Result<quinn::ServerConfig> {
+    server_config_claimed(id, trusted).map(|(cfg, _)| cfg)
+}
+
+/// A server configuration for one incoming connection, with where its
+/// verifier records the device ID the client's certificate names (for the
+/// log, when the handshake is refused).
+pub fn server_config_claimed(
+    id: &Identity,
+    trusted: Trusted,
+) -> Result<(quinn::ServerConfig, Claimed)> {
     let e = tls_err("building the QUIC server configuration");
     let p = provider();
+    let claimed = Claimed::default();
     let v = Arc::new(Pinned {
         trusted,
         expected: None,
         algs: p.signature_verification_algorithms,
+        claimed: claimed.clone(),
     });
     let mut tls = rustls::ServerConfig::builder_with_provider(p)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -253,10 +280,15 @@ pub fn server_config(id: &Identity, trusted: Trusted) -> Result<quinn::ServerCon
         .with_single_cert(vec![id.cert.clone()], id.key.clone_key())
         .map_err(|x| e(x.to_string()))?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
+    // No resumption: every handshake runs the verifier against the trust
+    // list as it is now (see the module comment).
+    tls.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    tls.send_tls13_tickets = 0;
+    tls.max_early_data_size = 0;
     let quic = QuicServerConfig::try_from(tls).map_err(|x| e(x.to_string()))?;
     let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(quic));
     cfg.transport_config(transport()?);
-    Ok(cfg)
+    Ok((cfg, claimed))
 }
 
 /// A client configuration for dialling `expected`, and only it.
@@ -271,6 +303,7 @@ pub fn client_config(
         trusted,
         expected: Some(expected),
         algs: p.signature_verification_algorithms,
+        claimed: Claimed::default(),
     });
     let mut tls = rustls::ClientConfig::builder_with_provider(p)
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -280,6 +313,10 @@ pub fn client_config(
         .with_client_auth_cert(vec![id.cert.clone()], id.key.clone_key())
         .map_err(|x| e(x.to_string()))?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
+    // No resumption (see the module comment): a resumed handshake would
+    // not check the server's certificate against the trust list again.
+    tls.resumption = rustls::client::Resumption::disabled();
+    tls.enable_early_data = false;
     let quic = QuicClientConfig::try_from(tls).map_err(|x| e(x.to_string()))?;
     let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
     cfg.transport_config(transport()?);

@@ -28,7 +28,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::codec::Reader;
@@ -238,6 +238,19 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
     record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     record.extend_from_slice(&payload);
+    write_record(dir, &record, fsync)
+}
+
+/// Creates the outbox (a header, no record) if there is none: the owner
+/// does this at start, since a group member may append to the outbox but
+/// not create files in a state directory shared with its group (2750).
+pub fn prepare(dir: &Path) -> Result<()> {
+    write_record(dir, &[], false)
+}
+
+/// Appends `record` (which may be empty) under the outbox's lock, with a
+/// header first if the file is new.
+fn write_record(dir: &Path, record: &[u8], fsync: bool) -> Result<()> {
     let path = dir.join(OUTBOX_FILE);
     let io = |e| outbox_error(dir, e);
 
@@ -263,6 +276,14 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
         }
         let start = meta.len();
         let mut buf = Vec::with_capacity(HEADER_LEN as usize + record.len());
+        if start == 0 {
+            // New: 0660 whatever the umask, so the group the state directory
+            // lets in (the web server's, in the Nextcloud set-up) can
+            // notify. Best effort: only the file's owner may chmod it.
+            let _ = file
+                .0
+                .set_permissions(std::fs::Permissions::from_mode(0o660));
+        }
         if start < HEADER_LEN {
             // A new file, or the remains of a header that never finished:
             // start it over.
@@ -271,7 +292,7 @@ pub fn append(dir: &Path, notice: &Notice, fsync: bool) -> Result<()> {
             }
             buf.extend_from_slice(&new_header()?);
         }
-        buf.extend_from_slice(&record);
+        buf.extend_from_slice(record);
         let written = file.0.write_all(&buf).and_then(|()| {
             if fsync {
                 file.sync_data()?;
@@ -485,6 +506,9 @@ pub fn retire_if_drained(dir: &Path, g: &Generation, end: u64) -> Result<Option<
         .mode(0o660)
         .custom_flags(libc::O_CLOEXEC)
         .open(&tmp)
+        .map_err(io)?;
+    // 0660 whatever the umask, as `append` makes a new outbox.
+    t.set_permissions(std::fs::Permissions::from_mode(0o660))
         .map_err(io)?;
     t.write_all(&header).map_err(io)?;
     t.sync_all().map_err(io)?;

@@ -463,6 +463,54 @@ fn parse_addresses(list: &[String]) -> Result<Vec<std::net::SocketAddr>> {
     Ok(out)
 }
 
+/// Narrows a state directory that other users could reach. It is created
+/// 0700. A directory shared with a group on purpose (the Nextcloud set-up
+/// where the owner runs as root and hooks as the web server's user:
+/// `chgrp www-data dir && chmod 2750 dir`) is set-group-ID, and keeps group
+/// read and search: the group may notify and read, not create, replace or
+/// remove files in it. Anything wider (a `mkdir` with the default umask
+/// gives 0755) is narrowed, to 2750 or 0700, with a warning.
+fn narrow_state_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| HarpError::io(&format!("state directory {}", dir.display()), &e))?
+        .permissions()
+        .mode();
+    if mode & 0o027 == 0 {
+        return Ok(());
+    }
+    let narrow = if mode & 0o2000 != 0 {
+        mode & 0o2750
+    } else {
+        mode & 0o700
+    };
+    let narrowed = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(narrow));
+    if narrowed
+        .as_ref()
+        .is_err_and(|e| e.raw_os_error() == Some(libc::EROFS))
+    {
+        // Nobody can change it, and the owner lock says what is wrong.
+        return Ok(());
+    }
+    narrowed.map_err(|e| {
+        HarpError::Config(format!(
+            "state directory {} is mode {:o}, which lets other users reach the device key and \
+             the control socket, and it cannot be narrowed ({e}): chmod 700 {0} (or 2750 \
+             to share it with a group)",
+            dir.display(),
+            mode & 0o7777
+        ))
+    })?;
+    warn(&format!(
+        "state directory {} was mode {:o}; narrowed to {:o} so that other users cannot reach \
+         the device key, the store or the control socket",
+        dir.display(),
+        mode & 0o7777,
+        narrow & 0o7777
+    ));
+    Ok(())
+}
+
 /// A report as JSON.
 fn to_json<T: Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| HarpError::Internal(e.to_string()))
@@ -489,7 +537,11 @@ impl Owner {
     /// creates the device key and opens the store. Starts no thread.
     pub fn open(dir: &Path, config: Config) -> Result<Self> {
         let dir = crate::fsutil::prepare_state_dir(dir)?;
+        narrow_state_dir(&dir)?;
         let lock = OwnerLock::acquire(&dir)?;
+        // Here from the start, 0660: a group member may append to it but
+        // not create it in a 2750 state directory.
+        outbox::prepare(&dir)?;
         let key = DeviceKey::load_or_create(&dir)?;
         let store = Arc::new(Store::open(&dir)?);
         let device_id = key.device_id();

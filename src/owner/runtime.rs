@@ -108,6 +108,7 @@ async fn serve(
         ledger: shared.clone(),
         pushes: shared.pushes.clone(),
         scheduler: net::schedule::Scheduler::new(shared.net.clone()),
+        handshake_refusals: Default::default(),
     });
     let events = shared.clone();
     let on_change: net::OnChange = Arc::new(move |kind, device| {
@@ -290,8 +291,12 @@ async fn accept_loop(shared: Arc<Shared>, listener: UnixListener) -> Result<()> 
 }
 
 /// Serves one client connection: request frames in, response frames out,
-/// until the client closes or sends something malformed.
+/// until the client closes or sends something malformed. Each request is
+/// checked against who is asking (`SO_PEERCRED`, read once: the kernel
+/// records the caller's credentials when it connects).
 async fn serve_client(shared: Arc<Shared>, mut stream: UnixStream) {
+    let caller = stream.peer_cred().ok();
+    let uid = caller.map(|c| c.uid());
     loop {
         let mut prefix = [0u8; 4];
         match tokio::time::timeout(IDLE_TIMEOUT, stream.read_exact(&mut prefix)).await {
@@ -306,7 +311,21 @@ async fn serve_client(shared: Arc<Shared>, mut stream: UnixStream) {
                 let read = limited.read_to_end(&mut body);
                 match tokio::time::timeout(FRAME_TIMEOUT, read).await {
                     Ok(Ok(got)) if got == n => match control::decode_request(&body) {
-                        Ok(op) => dispatch(&shared, op).await,
+                        Ok(op) => match control::authorize(&op, uid, owner_uid()) {
+                            Ok(()) => dispatch(&shared, op).await,
+                            Err(e) => {
+                                let pid = caller.and_then(|c| c.pid());
+                                warn(&format!(
+                                    "control socket: refused {} from uid {} (pid {}): it changes trust, \
+                                     folders or settings, which only uid {} (this owner's user) and root may",
+                                    op.name(),
+                                    uid.map_or("unknown".into(), |u| u.to_string()),
+                                    pid.map_or("unknown".into(), |p| p.to_string()),
+                                    owner_uid(),
+                                ));
+                                Err(e)
+                            }
+                        },
                         Err(e) => Err(e),
                     },
                     _ => return,
@@ -327,6 +346,13 @@ async fn serve_client(shared: Arc<Shared>, mut stream: UnixStream) {
             return;
         }
     }
+}
+
+/// The user the owner runs as: the one, with root, who may change trust,
+/// folders and settings over the control socket.
+fn owner_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 async fn dispatch(shared: &Arc<Shared>, op: Op) -> Result<serde_json::Value> {

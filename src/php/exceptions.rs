@@ -75,7 +75,10 @@ impl From<HarpError> for PhpException {
             "untrusted_peer" => PhpException::from_class::<UntrustedPeerException>(msg),
             "storage" => PhpException::from_class::<StorageException>(msg),
             "protocol" => PhpException::from_class::<ProtocolException>(msg),
-            "config" => PhpException::from_class::<ConfigException>(msg),
+            // A refused control-socket request is about who runs the caller
+            // (its user), which is configuration: no class of its own, so
+            // the stubs and the app's catch blocks stay as they are.
+            "config" | "forbidden" => PhpException::from_class::<ConfigException>(msg),
             _ => PhpException::from_class::<HarpException>(msg),
         }
     }

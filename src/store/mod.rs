@@ -312,6 +312,38 @@ impl Store {
         })
     }
 
+    /// The state directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(&self.path)
+    }
+
+    /// Creates the database file 0600 whatever the umask (redb would
+    /// leave it 0644), and narrows an existing one: it holds every entry
+    /// and file record, and the state directory may be open to a group.
+    /// An empty file is what redb initialises as a new database.
+    fn private_file(path: &Path) -> Result<()> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let what = || format!("cannot open the store {}", path.display());
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| HarpError::io(&what(), &e))?;
+        let mode = f
+            .metadata()
+            .map_err(|e| HarpError::io(&what(), &e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| HarpError::io(&format!("chmod 600 {}", path.display()), &e))?;
+        }
+        Ok(())
+    }
+
     fn open_db(path: &Path) -> Result<Database> {
         std::panic::catch_unwind(|| Self::open_inner(path)).unwrap_or_else(|p| {
             Err(HarpError::Storage(format!(
@@ -323,6 +355,7 @@ impl Store {
     }
 
     fn open_inner(path: &Path) -> Result<Database> {
+        Self::private_file(path)?;
         let db = Database::builder()
             .set_cache_size(CACHE_SIZE)
             .create(path)

@@ -180,4 +180,49 @@ final class NodeTest extends TestCase
         }
         $this->markTestSkipped('needs root for the bind mount');
     }
+
+    /**
+     * The owner runs as root; a hook runs as another user (nobody, in the
+     * state directory's group, as www-data is in the Nextcloud set-up). It
+     * may notify and read; trust and addFolder throw ConfigException.
+     */
+    public function testAnotherUserMayNotifyAndReadButNotTrustOrAddFolders(): void
+    {
+        if (posix_geteuid() !== 0) {
+            $this->markTestSkipped('needs root to run a process as nobody');
+        }
+        $base = Env::tempDir();
+        chmod($base, 0711);
+        $dir = "$base/state";
+        mkdir($dir);
+        chgrp($dir, 65534);
+        chmod($dir, 02750);
+        $owner = new Owner($dir);
+        $code = <<<'PHP'
+            $c = new Harp\Client($argv[1]);
+            $out = ['running' => $c->status()['running']];
+            $c->notify('docs', 'from-nobody.txt');
+            $out['notified'] = true;
+            foreach (['trust' => fn () => $c->trust(str_repeat('AAAAAAA-', 7) . 'AAAAAAA'),
+                      'addFolder' => fn () => $c->addFolder('etc', '/etc')] as $what => $f) {
+                try { $f(); $out[$what] = 'allowed'; }
+                catch (Harp\Exception\ConfigException $e) { $out[$what] = $e->getMessage(); }
+            }
+            echo json_encode($out);
+            PHP;
+        $p = Process::start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...Env::php(), '-r', $code, $dir]);
+        [$rc, $out, $err] = $p->wait(60);
+        $owner->stop();
+        $this->assertSame(0, $rc, $out . $err);
+        $got = json_decode($out, true);
+        $this->assertIsArray($got, $out);
+        $this->assertTrue($got['running']);
+        $this->assertTrue($got['notified']);
+        foreach (['trust', 'addFolder'] as $what) {
+            $this->assertStringContainsString('permission denied', $got[$what]);
+            $this->assertStringContainsString('uid 65534 may only read and notify', $got[$what]);
+        }
+        $paths = array_column(recorded_changes($dir), 'path');
+        $this->assertContains('from-nobody.txt', $paths);
+    }
 }
