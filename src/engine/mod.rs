@@ -25,6 +25,7 @@ use crate::chain::dag::{Dag, Inserted};
 use crate::chain::entry::{Entry, Meta};
 use crate::chain::Hash;
 use crate::error::{HarpError, Result};
+use crate::fsutil::beneath::{self, Expected, Root};
 use crate::identity::{DeviceId, DeviceKey};
 use crate::manifest::{self, Manifest};
 use crate::outbox::ChangeKind;
@@ -60,16 +61,32 @@ const JOURNAL_BATCH: usize = 2_000;
 #[derive(Debug, Clone)]
 pub(crate) enum Seen {
     /// A regular file.
-    File { size: u64, mtime_ns: i64 },
-    /// Nothing, or nothing Harp syncs (a directory, a symlink).
+    File {
+        size: u64,
+        mtime_ns: i64,
+        /// What to check again when it is opened.
+        expect: Expected,
+    },
+    /// Nothing, or a directory, or nothing Harp can reach (a parent that
+    /// is a symlink, say).
     Nothing,
+    /// Something Harp never follows or opens: a symlink, a FIFO, a socket,
+    /// a device file (the reason says which).
+    Special(&'static str),
 }
 
-pub(crate) fn look(path: &Path) -> Seen {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_file() => Seen::File {
-            size: m.len(),
-            mtime_ns: mtime_ns(&m),
+/// What is at `path` beneath `root`, resolved without following a
+/// symlink anywhere.
+pub(crate) fn look(root: &Root, path: &str) -> Seen {
+    match root.lstat(path) {
+        Ok(Some(st)) if beneath::is_regular(&st) => Seen::File {
+            size: beneath::size_of(&st),
+            mtime_ns: beneath::mtime_ns(&st),
+            expect: Expected::of(&st),
+        },
+        Ok(Some(st)) => match beneath::special(&st) {
+            Some(why) => Seen::Special(why),
+            None => Seen::Nothing,
         },
         _ => Seen::Nothing,
     }
@@ -244,6 +261,15 @@ impl Engine {
             })
     }
 
+    /// Opens a folder's root directory: every path under it is resolved
+    /// from this handle, never by name (`fsutil::beneath`).
+    pub(crate) fn open_root(&self, folder: &str) -> Result<Root> {
+        let path = self.root(folder)?;
+        Root::open(path).map_err(|e| {
+            HarpError::storage(format!("opening folder {folder} at {}", path.display()), e)
+        })
+    }
+
     /// Maps `id` to the directory `path` (created if missing).
     pub fn add_folder(&mut self, id: &str, path: &Path) -> Result<()> {
         paths::check_folder_id(id)?;
@@ -295,10 +321,29 @@ impl Engine {
             // Changes to folders this node does not sync, counted per folder
             // and reported once per batch.
             let mut unknown: std::collections::BTreeMap<String, u64> = Default::default();
+            // Each folder's root, opened once per batch.
+            let mut roots: HashMap<String, Root> = HashMap::new();
             for c in changes {
                 let n = c.notice;
-                let Ok(root) = self.root(&n.folder).map(Path::to_path_buf) else {
+                if self.root(&n.folder).is_err() {
                     *unknown.entry(n.folder).or_default() += 1;
+                    continue;
+                }
+                if paths::is_reserved(&n.path) {
+                    continue; // Harp's own temporary file (an old notify)
+                }
+                if !roots.contains_key(&n.folder) {
+                    match self.open_root(&n.folder) {
+                        Ok(r) => {
+                            roots.insert(n.folder.clone(), r);
+                        }
+                        Err(e) => {
+                            warn(&format!("change to {}/{} skipped: {e}", n.folder, n.path));
+                            continue;
+                        }
+                    }
+                }
+                let Some(root) = roots.get(&n.folder) else {
                     continue;
                 };
                 let from = n.from.unwrap_or_default();
@@ -308,7 +353,7 @@ impl Engine {
                         None => self.store.file(&n.folder, p),
                     }
                 };
-                match self.observe(&n.folder, &root, &n.path, n.kind, &from, lookup) {
+                match self.observe(&n.folder, root, &n.path, n.kind, &from, lookup) {
                     Ok(Some(p)) => {
                         let key = |path: &str| (n.folder.clone(), path.to_string());
                         if p.kind == ChangeKind::Delete && overlay.get(&key(&p.path)) == Some(&None)
@@ -373,15 +418,21 @@ impl Engine {
     fn observe(
         &self,
         folder: &str,
-        root: &Path,
+        root: &Root,
         path: &str,
         kind: ChangeKind,
         from: &str,
         known_file: impl Fn(&str) -> Result<Option<FileRecord>>,
     ) -> Result<Option<Observed>> {
         let known = known_file(path)?;
-        match look(&root.join(path)) {
-            Seen::File { size, mtime_ns } => {
+        // A rename from one of Harp's temporary names is a write.
+        let from = if paths::is_reserved(from) { "" } else { from };
+        match look(root, path) {
+            Seen::File {
+                size,
+                mtime_ns,
+                expect,
+            } => {
                 if let Some(k) = known {
                     if k.size == size && k.mtime_ns == mtime_ns && kind != ChangeKind::Rename {
                         return Ok(None);
@@ -401,7 +452,12 @@ impl Engine {
                 };
                 let manifest = match manifest {
                     Some(m) => m,
-                    None => manifest::of_file(&root.join(path))?,
+                    None => {
+                        let f = root.open_regular(path, Some(&expect)).map_err(|e| {
+                            HarpError::storage(format!("reading {}", root.show(path)), e)
+                        })?;
+                        manifest::of_open(f, size, &root.show(path))?
+                    }
                 };
                 if let Some(k) = known {
                     if k.content == manifest.content_hash() && kind != ChangeKind::Rename {
@@ -420,7 +476,7 @@ impl Engine {
                     && !from.is_empty()
                     && from != path
                     && self.dag.file(folder, from).is_some()
-                    && look(&root.join(from)).is_nothing();
+                    && look(root, from).is_nothing();
                 Ok(Some(Observed {
                     path: path.into(),
                     kind: if renames {
@@ -434,7 +490,12 @@ impl Engine {
                     manifest: Some(manifest),
                 }))
             }
-            Seen::Nothing => {
+            seen @ (Seen::Nothing | Seen::Special(_)) => {
+                if let Seen::Special(why) = seen {
+                    warn(&format!(
+                        "{folder}/{path} {why}: not synced (Harp never follows or opens one)"
+                    ));
+                }
                 // Gone (whatever the hook said): a delete, if we knew it.
                 let gone = if kind == ChangeKind::Rename && !from.is_empty() {
                     from
@@ -657,8 +718,9 @@ pub fn hex(b: &[u8]) -> String {
 }
 
 impl Seen {
+    /// No regular file there.
     fn is_nothing(&self) -> bool {
-        matches!(self, Seen::Nothing)
+        !matches!(self, Seen::File { .. })
     }
 }
 

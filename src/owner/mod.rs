@@ -85,6 +85,10 @@ pub fn warn(msg: &str) {
     let _ = writeln!(std::io::stderr(), "harp: warning: {msg}");
 }
 
+/// Where a chunk of a download in progress is: its temporary file (held
+/// open), offset and length.
+type PartialChunk = (Arc<std::fs::File>, u64, u32);
+
 /// State shared by the PHP thread and the runtime thread.
 pub struct Shared {
     dir: PathBuf,
@@ -98,7 +102,9 @@ pub struct Shared {
     apply_wake: tokio::sync::Notify,
     /// Chunks written into downloads in progress: chunk hash -> (temp
     /// file, offset, length). Served to peers before the file completes.
-    partial: Mutex<std::collections::HashMap<crate::chain::Hash, (PathBuf, u64, u32)>>,
+    /// The temporary file is held open: serving reads it by its handle,
+    /// never by a path.
+    partial: Mutex<std::collections::HashMap<crate::chain::Hash, PartialChunk>>,
     /// Files being fetched: (folder, path) -> progress.
     transfers: Mutex<std::collections::HashMap<(String, String), apply::Transfer>>,
     /// Manifests of downloads in progress, by content hash.
@@ -347,9 +353,7 @@ impl crate::net::Ledger for Shared {
                 };
                 use std::os::unix::fs::FileExt;
                 let mut buf = vec![0u8; len as usize];
-                let ok = std::fs::File::open(&tmp)
-                    .and_then(|f| f.read_exact_at(&mut buf, offset))
-                    .is_ok();
+                let ok = tmp.read_exact_at(&mut buf, offset).is_ok();
                 Ok((ok && blake3::hash(&buf).as_bytes() == &h).then_some(buf))
             }
         }
