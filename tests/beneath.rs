@@ -460,6 +460,25 @@ impl Node {
         found.unwrap()
     }
 
+    /// Waits until status() lists `path` as not applied, with a reason
+    /// containing every one of `needles`; returns the reason.
+    fn expect_not_applied(&mut self, path: &str, needles: &[&str]) -> String {
+        let mut found = None;
+        let what = format!("status() to list {path} as not applied with {needles:?}");
+        wait_until(&what, WAIT, || {
+            let s = self.owner.status().unwrap();
+            found = s["not_applied"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["folder"] == "docs" && n["path"] == path)
+                .and_then(|n| n["reason"].as_str().map(String::from))
+                .filter(|r| needles.iter().all(|n| r.contains(n)));
+            found.is_some()
+        });
+        found.unwrap()
+    }
+
     /// Names in the folder, recursively (symlinks not followed).
     fn names(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -665,10 +684,10 @@ fn a_peer_entry_under_a_symlinked_directory_writes_nothing_outside() {
     let peer = Peer::join(&mut node, 41, serving(content, &m, key.clone()));
     peer.author(&[("home/.ssh/authorized_keys", key.len() as u64, content)]);
 
-    // The node asks for the manifest, fails to make the directory beneath
-    // the root, and tries again on its next pass: two requests mean the
-    // first attempt is over.
-    wait_until("a second attempt", WAIT, || peer.manifests() >= 2);
+    // The node asks for the manifest, cannot make the directory beneath the
+    // root, and says so in status().
+    node.expect_not_applied("home/.ssh/authorized_keys", &["symbolic link"]);
+    assert!(peer.manifests() >= 1, "the node did try");
     let escaped: Vec<_> = std::fs::read_dir(&outside).unwrap().collect();
     assert!(
         escaped.is_empty(),
@@ -730,6 +749,7 @@ fn a_manifest_larger_than_its_entry_is_refused_and_nothing_is_written() {
 
     let why = node.expect_refusal(peer.id, &["describes 26214400 bytes", "says 1000"]);
     assert!(why.contains(&hex(&content)), "{why}");
+    node.expect_not_applied("big.bin", &["describes 26214400 bytes"]);
     assert_eq!(peer.chunks(), 0, "no chunk was asked for");
     assert!(
         node.names().is_empty(),
@@ -767,7 +787,9 @@ fn a_file_that_would_cross_the_free_space_reserve_is_not_written() {
     let peer = Peer::join(&mut node, 44, serving(content, &m, chunk));
     peer.author(&[("huge.bin", size, content)]);
 
-    wait_until("a second attempt", WAIT, || peer.manifests() >= 2);
+    let why = node.expect_not_applied("huge.bin", &["not written", "MiB free"]);
+    assert!(why.contains("1% of the disk or 64 MiB"), "{why}");
+    assert!(peer.manifests() >= 1, "the node did try");
     assert_eq!(peer.chunks(), 0, "no chunk was asked for");
     assert!(
         node.names().is_empty(),

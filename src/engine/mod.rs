@@ -25,7 +25,7 @@ use crate::chain::dag::{Dag, Inserted};
 use crate::chain::entry::{Entry, Meta};
 use crate::chain::Hash;
 use crate::error::{HarpError, Result};
-use crate::fsutil::beneath::{self, Expected, Root};
+use crate::fsutil::beneath::{self, Root};
 use crate::identity::{DeviceId, DeviceKey};
 use crate::manifest::{self, Manifest};
 use crate::outbox::ChangeKind;
@@ -61,12 +61,7 @@ const JOURNAL_BATCH: usize = 2_000;
 #[derive(Debug, Clone)]
 pub(crate) enum Seen {
     /// A regular file.
-    File {
-        size: u64,
-        mtime_ns: i64,
-        /// What to check again when it is opened.
-        expect: Expected,
-    },
+    File { size: u64, mtime_ns: i64 },
     /// Nothing, or a directory, or nothing Harp can reach (a parent that
     /// is a symlink, say).
     Nothing,
@@ -82,7 +77,6 @@ pub(crate) fn look(root: &Root, path: &str) -> Seen {
         Ok(Some(st)) if beneath::is_regular(&st) => Seen::File {
             size: beneath::size_of(&st),
             mtime_ns: beneath::mtime_ns(&st),
-            expect: Expected::of(&st),
         },
         Ok(Some(st)) => match beneath::special(&st) {
             Some(why) => Seen::Special(why),
@@ -93,7 +87,7 @@ pub(crate) fn look(root: &Root, path: &str) -> Seen {
 }
 
 /// A file's mtime in ns since the epoch.
-pub fn mtime_ns(m: &std::fs::Metadata) -> i64 {
+fn mtime_ns_of(m: &std::fs::Metadata) -> i64 {
     use std::os::unix::fs::MetadataExt;
     m.mtime()
         .saturating_mul(1_000_000_000)
@@ -429,9 +423,9 @@ impl Engine {
         let from = if paths::is_reserved(from) { "" } else { from };
         match look(root, path) {
             Seen::File {
-                size,
-                mtime_ns,
-                expect,
+                mut size,
+                mut mtime_ns,
+                ..
             } => {
                 if let Some(k) = known {
                     if k.size == size && k.mtime_ns == mtime_ns && kind != ChangeKind::Rename {
@@ -453,10 +447,17 @@ impl Engine {
                 let manifest = match manifest {
                     Some(m) => m,
                     None => {
-                        let f = root.open_regular(path, Some(&expect)).map_err(|e| {
-                            HarpError::storage(format!("reading {}", root.show(path)), e)
-                        })?;
-                        manifest::of_open(f, size, &root.show(path))?
+                        // What is hashed, and recorded, is the file opened
+                        // here (a regular file, not through a symlink): its
+                        // own size and mtime, whatever the path held a
+                        // moment ago.
+                        let shown = root.show(path);
+                        let io = |e| HarpError::storage(format!("reading {shown}"), e);
+                        let f = root.open_regular(path, None).map_err(io)?;
+                        let m = f.metadata().map_err(io)?;
+                        size = m.len();
+                        mtime_ns = mtime_ns_of(&m);
+                        manifest::of_open(f, size, &shown)?
                     }
                 };
                 if let Some(k) = known {

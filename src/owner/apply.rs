@@ -48,6 +48,8 @@ const CHUNKS_PER_FILE: usize = 16;
 const CHUNKS_IN_FLIGHT: usize = 64;
 /// How far down the queue the applier looks for work it may start.
 const LOOKAHEAD: usize = 1024;
+/// Most paths `status()` lists as not applied, with their reasons.
+const NOT_APPLIED_KEPT: usize = 256;
 
 /// What every fetch needs.
 struct Ctx {
@@ -82,9 +84,6 @@ struct Queue {
     /// Downloads left unfinished (nobody had a chunk): their content, whose
     /// temporary file is removed once another version is wanted instead.
     leftovers: HashMap<Key, Hash>,
-    /// The last error warned about per path: the same one again (a full
-    /// disk, a refused manifest) is not warned about on every pass.
-    warned: HashMap<Key, String>,
 }
 
 fn key(w: &Want) -> Key {
@@ -107,6 +106,12 @@ impl Queue {
     fn replace(&mut self, wants: Vec<Want>, ctx: &Ctx) {
         self.pending.clear();
         self.latest.clear();
+        // Paths no longer wanted are no longer "not applied".
+        let wanted: HashSet<Key> = wants.iter().map(key).collect();
+        ctx.shared
+            .not_applied
+            .lock()
+            .retain(|k, _| wanted.contains(k) || self.running.contains_key(k));
         self.merge(wants, ctx);
     }
 
@@ -309,19 +314,30 @@ pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Resu
                             again.retry = true;
                         }
                         (Ok(_), _) => {
-                            queue.warned.remove(&k);
+                            shared.not_applied.lock().remove(&k);
                             conflicts_due = true;
                         }
                         (Err(e), _) => {
+                            // Warned once per path and reason (not on every
+                            // pass), and shown by status() until it clears.
                             let msg = e.to_string();
-                            if queue.warned.get(&k) != Some(&msg) {
+                            let mut not_applied = shared.not_applied.lock();
+                            if not_applied.get(&k) != Some(&msg) {
                                 warn(&format!("{}/{}: {msg}", k.0, k.1));
-                                queue.warned.insert(k, msg);
+                                if not_applied.len() < NOT_APPLIED_KEPT
+                                    || not_applied.contains_key(&k)
+                                {
+                                    not_applied.insert(k, msg);
+                                }
                             }
-                            // What a peer sent was refused: asking again at
-                            // once gets the same; the next full pass (or a
-                            // new entry for the path) tries again.
-                            again.retry |= !matches!(e, HarpError::Protocol(_));
+                            // Refused content, or a path blocked by a symlink:
+                            // trying again at once gets the same; the next
+                            // full pass (or a new entry for the path) tries
+                            // again.
+                            again.retry |= !matches!(
+                                e,
+                                HarpError::Protocol(_) | HarpError::InvalidPath { .. }
+                            );
                         }
                     }
                 }
@@ -489,9 +505,18 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
     // Every directory made in its parent, beneath the root; the temporary
     // file created exclusively in the target's directory.
     let parent = beneath::split(path).0;
-    let dir = root
-        .create_dir_all(parent)
-        .map_err(|e| HarpError::storage(format!("creating {}", root.show(parent)), e))?;
+    let dir = root.create_dir_all(parent).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Other {
+            // A symlink or a file where a directory should be: the path
+            // cannot be written beneath the folder until the user moves it.
+            HarpError::InvalidPath {
+                path: format!("{folder}/{path}"),
+                rule: format!("cannot be written: {}: {e}", root.show(parent)),
+            }
+        } else {
+            HarpError::storage(format!("creating {}", root.show(parent)), e)
+        }
+    })?;
     let tmp = tmp_name(&v.content);
     let tmp_shown = root.show(&if parent.is_empty() {
         tmp.clone()

@@ -119,6 +119,9 @@ pub struct Shared {
     events_dropped: AtomicU64,
     crashed: Mutex<Option<String>>,
     last_error: Mutex<Option<String>>,
+    /// Files the applier could not write, and why (a symlink in the way, a
+    /// refused manifest, no room): (folder, path) -> reason, for status().
+    not_applied: Mutex<std::collections::BTreeMap<(String, String), String>>,
     /// Held for a whole intake, so two never read the same position: the
     /// final intake of `stop` can overlap one still running on a blocking
     /// thread, which aborting its task does not stop.
@@ -188,6 +191,11 @@ impl Shared {
             "uptime_s": started.map(|s| s.elapsed().as_secs()),
             "events_dropped": self.events_dropped.load(Ordering::Relaxed),
             "last_error": *self.last_error.lock(),
+            "not_applied": self.not_applied.lock().iter().map(|((f, p), why)| json!({
+                "folder": f,
+                "path": p,
+                "reason": why,
+            })).collect::<Vec<_>>(),
         }))
     }
 
@@ -448,6 +456,7 @@ impl Owner {
             events_dropped: AtomicU64::new(0),
             crashed: Mutex::new(None),
             last_error: Mutex::new(None),
+            not_applied: Mutex::new(std::collections::BTreeMap::new()),
             intake_lock: Mutex::new(()),
         });
         Ok(Owner {
