@@ -247,6 +247,12 @@ fn conflict_copies_of_long_names_fit_and_are_valid_paths() {
     }
     let copy = conflict_name(&cjk, mtime, &author);
     assert!(copy.ends_with(".txt") && copy.starts_with("文"), "{copy}");
+    assert_eq!(copy.len(), 255, "as long as a name may be");
+    assert_eq!(
+        copy.matches('文').count(),
+        71,
+        "cut on a character boundary"
+    );
     // A short name is unchanged by the rule.
     assert_eq!(
         conflict_name("a/report.txt", mtime, &author),
