@@ -765,6 +765,28 @@ fn a_manifest_larger_than_its_entry_is_refused_and_nothing_is_written() {
 }
 
 #[test]
+fn a_stored_manifest_of_another_size_than_the_entry_is_not_applied() {
+    let mut node = Node::start();
+    // The node already has this content (its manifest is in its store)...
+    let data = bytes(1000, "stored");
+    std::fs::write(node.folder.join("mine.bin"), &data).unwrap();
+    node.owner
+        .call(Op::Scan {
+            folder: "docs".into(),
+        })
+        .unwrap();
+    let m = one_chunk(&data);
+    let content = m.content_hash();
+    // ... and a peer's entry names that content with another size.
+    let peer = Peer::join(&mut node, 45, serving(content, &m, data.clone()));
+    peer.author(&[("copy.bin", 5, content)]);
+
+    node.expect_not_applied("copy.bin", &["describes 1000 bytes", "says 5"]);
+    assert!(!node.folder.join("copy.bin").exists());
+    assert_eq!(std::fs::read(node.folder.join("mine.bin")).unwrap(), data);
+}
+
+#[test]
 fn a_file_that_would_cross_the_free_space_reserve_is_not_written() {
     let mut node = Node::start();
     let root = beneath::Root::open(&node.folder).unwrap();
