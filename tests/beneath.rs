@@ -141,6 +141,14 @@ fn a_notify_or_scan_through_a_symlinked_directory_never_reads_outside() {
     );
     assert!(history(&mut o, "link.txt").is_empty());
     assert_eq!(history(&mut o, "ok.txt").len(), 1, "{r}");
+    // status() says so too, per folder.
+    let status = o.status().unwrap();
+    let docs = &status["folders"][0];
+    assert_eq!(docs["not_synced"], 2, "{docs}");
+    assert_eq!(
+        docs["not_synced_paths"][0],
+        serde_json::json!({"path": "home", "reason": "is a symbolic link"})
+    );
     let skipped: Vec<(String, String)> = serde_json::from_value(r["skipped"].clone()).unwrap();
     assert!(
         skipped.contains(&("home".into(), "is a symbolic link".into())),

@@ -54,6 +54,9 @@ pub struct Received {
 }
 pub use verify::VerifyReport;
 
+/// Symlinks and special files `folders()` lists by path, per folder.
+const NOT_SYNCED_SHOWN: usize = 100;
+
 /// Journal changes turned into entries per commit.
 const JOURNAL_BATCH: usize = 2_000;
 
@@ -104,6 +107,9 @@ pub struct Engine {
     on_commit: Option<OnCommit>,
     /// Paths that entries from peers touched since the applier last looked.
     dirty: std::collections::BTreeSet<(String, String)>,
+    /// Per folder, what its last scan found that Harp never follows or
+    /// opens (symlinks, FIFOs, sockets, device files): path -> reason.
+    not_synced: HashMap<String, Vec<(String, String)>>,
 }
 
 /// A change seen on disk, on its way to becoming an entry.
@@ -145,6 +151,7 @@ impl Engine {
             folders,
             on_commit: None,
             dirty: Default::default(),
+            not_synced: HashMap::new(),
         })
     }
 
@@ -293,6 +300,14 @@ impl Engine {
                 "path": self.folders[id].display().to_string(),
                 "files": view.len(),
                 "conflicts": view.values().filter(|f| f.conflict_of.is_some()).count(),
+                // As of the last scan; the first NOT_SYNCED_SHOWN of them.
+                "not_synced": self.not_synced.get(id).map_or(0, Vec::len),
+                "not_synced_paths": self.not_synced.get(id).map(|v| {
+                    v.iter()
+                        .take(NOT_SYNCED_SHOWN)
+                        .map(|(p, why)| json!({"path": p, "reason": why}))
+                        .collect::<Vec<_>>()
+                }).unwrap_or_default(),
             }));
         }
         Ok(Value::Array(list))

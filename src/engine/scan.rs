@@ -63,6 +63,7 @@ fn walk(
     root: &Root,
     out: &mut Vec<(String, Expected)>,
     unread: &mut Vec<String>,
+    specials: &mut Vec<(String, String)>,
     report: &mut ScanReport,
 ) -> Result<()> {
     let mut stack = vec![String::new()];
@@ -132,6 +133,7 @@ fn walk(
                     stack.push(path);
                 }
             } else if let Some(why) = beneath::special(&st) {
+                specials.push((path.clone(), why.into()));
                 report.skipped.push((path, why.into()));
             } else {
                 match paths::normalize(&path, false) {
@@ -188,7 +190,10 @@ impl Engine {
         let mut report = ScanReport::default();
         let mut seen = Vec::new();
         let mut unread = Vec::new();
-        walk(&root, &mut seen, &mut unread, &mut report)?;
+        let mut specials = Vec::new();
+        walk(&root, &mut seen, &mut unread, &mut specials, &mut report)?;
+        specials.sort();
+        self.not_synced.insert(folder.to_string(), specials);
         report.files = seen.len() as u64;
         let mut known = self.store.files(folder)?;
         let mut cands = Vec::new();
