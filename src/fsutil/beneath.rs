@@ -315,6 +315,14 @@ pub fn create_exclusive_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> 
 /// fresh file created exclusively. Returns the file and whether it is one
 /// found again.
 pub fn open_temp_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<(File, bool)> {
+    // Not a regular file (a symlink, FIFO, device file): removed unopened.
+    if let Some(st) = stat_at(dir, name)? {
+        if !is_regular(&st) {
+            remove_at(dir, name).or_else(|_| {
+                rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(io::Error::from)
+            })?;
+        }
+    }
     match rfs::openat(
         dir,
         name,
@@ -592,6 +600,20 @@ mod tests {
         assert!(!resumed);
         f.write_all(b"x").unwrap();
         assert_eq!(std::fs::read(outside.join("secret")).unwrap(), b"outside");
+        // A FIFO there is removed unopened, without blocking.
+        rustix::fs::mknodat(
+            dir.as_fd(),
+            ".harp-tmp-y.part",
+            FileType::Fifo,
+            Mode::from_bits_truncate(0o644),
+            0,
+        )
+        .unwrap();
+        let (_, resumed) = open_temp_at(dir.as_fd(), ".harp-tmp-y.part").unwrap();
+        assert!(!resumed);
+        assert!(is_regular(
+            &r.lstat("sub/.harp-tmp-y.part").unwrap().unwrap()
+        ));
     }
 
     #[test]
