@@ -241,8 +241,10 @@ namespace Harp {
         public function deviceId(): string {}
 
         /**
-         * The folders: arrays with `id`, `path`, `files` (in the synced view)
-         * and `conflicts` (conflict copies among them).
+         * The folders: arrays with `id`, `path`, `files` (in the synced view),
+         * `conflicts` (conflict copies among them), `not_synced` (symlinks,
+         * FIFOs, sockets and device files the last scan found: never followed
+         * or opened) and `not_synced_paths` (the first 100: `path`, `reason`).
          *
          * @return array
          */

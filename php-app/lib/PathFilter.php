@@ -40,7 +40,9 @@ final class PathFilter
             if (str_ends_with($segment, '.part')) {
                 return 'a .part upload';
             }
-            if (str_starts_with($segment, '.harp-tmp')) {
+            // Harp's one reserved-name rule (src/paths, docs/FORMAT.md): exactly
+            // its temporary files; any other .harp* name is a user's file.
+            if (preg_match('/^\.harp-tmp-[0-9a-f]{32}(\.part)?$/', $segment) === 1) {
                 return "Harp's own temporary file";
             }
         }

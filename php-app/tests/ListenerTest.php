@@ -79,6 +79,12 @@ final class ListenerTest extends TestCase
         $this->assertSame('a chunked upload', PathFilter::ignored('/alice/uploads/web-file-upload-1/00001'));
         $this->assertNull(PathFilter::ignored('files/uploads/holiday.jpg'), "a user's own folder named uploads syncs");
         $this->assertNull(PathFilter::ignored('/alice/files/Offices/report.txt'));
+        // Harp's reserved names: exactly its temporary files, at any depth.
+        $tmp = '.harp-tmp-' . str_repeat('0123456789abcdef', 2);
+        $this->assertSame("Harp's own temporary file", PathFilter::ignored("/alice/files/Offices/sub/$tmp"));
+        $this->assertSame('a .part upload', PathFilter::ignored("/alice/files/Offices/$tmp.part"));
+        $this->assertNull(PathFilter::ignored('/alice/files/Offices/.harpoon-notes.txt'), 'a user file that starts with .harp syncs');
+        $this->assertNull(PathFilter::ignored('/alice/files/Offices/.harp-tmp-notes.txt'));
     }
 
     public function testAFailedRenameIsLoggedAndStillReachesTheOutboxAsDeleteAndWrite(): void

@@ -587,12 +587,20 @@ pub fn conflict_name(path: &str, mtime_ns: i64, author: &DeviceId) -> String {
 
 /// `conflict_name`, with `-xxxxxx` (the entry hash's first 3 bytes in hex)
 /// after the device when a tag is given.
+///
+/// The copy always fits: when the name would pass `MAX_NAME_BYTES`, or the
+/// path `MAX_PATH_BYTES`, the stem is shortened on a UTF-8 character
+/// boundary (a pure function of its inputs, so every device names the copy
+/// alike). If even the extension leaves no room, the whole name is taken as
+/// the stem and shortened. A shortening that would end the stem on a
+/// Windows device name (`CON.sync-conflict-…`) drops one character more.
 fn conflict_name_tagged(
     path: &str,
     mtime_ns: i64,
     author: &DeviceId,
     tag: Option<&Hash>,
 ) -> String {
+    use crate::paths::{normalize, MAX_NAME_BYTES, MAX_PATH_BYTES};
     let (dir, name) = match path.rfind('/') {
         Some(i) => (&path[..=i], &path[i + 1..]),
         None => ("", path),
@@ -607,13 +615,37 @@ fn conflict_name_tagged(
     let tag = tag
         .map(|h| format!("-{:02x}{:02x}{:02x}", h[0], h[1], h[2]))
         .unwrap_or_default();
-    format!(
-        "{dir}{stem}.sync-conflict-{y:04}{mo:02}{d:02}-{:02}{:02}{:02}-{}{tag}{ext}",
+    let middle = format!(
+        ".sync-conflict-{y:04}{mo:02}{d:02}-{:02}{:02}{:02}-{}{tag}",
         tod / 3600,
         tod % 3600 / 60,
         tod % 60,
         author.short()
-    )
+    );
+    let room = MAX_NAME_BYTES.min(MAX_PATH_BYTES.saturating_sub(dir.len()));
+    if stem.len() + middle.len() + ext.len() <= room {
+        return format!("{dir}{stem}{middle}{ext}");
+    }
+    // Too long: shorten the stem (the name itself if the extension alone
+    // leaves no room for a character of it).
+    let (stem, ext) = if middle.len() + ext.len() < room {
+        (stem, ext)
+    } else {
+        (name, "")
+    };
+    let mut keep = room
+        .saturating_sub(middle.len() + ext.len())
+        .min(stem.len());
+    loop {
+        while !stem.is_char_boundary(keep) {
+            keep -= 1;
+        }
+        let candidate = format!("{dir}{}{middle}{ext}", &stem[..keep]);
+        if keep == 0 || normalize(&candidate, false).is_ok_and(|p| p == candidate) {
+            return candidate;
+        }
+        keep -= 1;
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian

@@ -2,13 +2,14 @@
 //! remove, where a chunk can be copied from locally (delta sync), and
 //! recording what was applied so it never echoes back as a local change.
 
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
 
 use super::{hex, look, Engine, Seen};
 use crate::chain::dag::Version;
 use crate::chain::Hash;
 use crate::error::{HarpError, Result};
+use crate::fsutil::beneath::{self, Root};
 use crate::manifest::Manifest;
 use crate::store::FileRecord;
 
@@ -127,9 +128,10 @@ impl Engine {
         Ok(out)
     }
 
-    /// The absolute path of a folder's file.
-    pub fn local_path(&self, folder: &str, path: &str) -> Result<PathBuf> {
-        Ok(self.root(folder)?.join(path))
+    /// A folder's root, opened: the applier resolves every path of the
+    /// folder beneath it (`fsutil::beneath`).
+    pub fn folder_root(&self, folder: &str) -> Result<Root> {
+        self.open_root(folder)
     }
 
     /// A stored manifest.
@@ -143,10 +145,12 @@ impl Engine {
         let Some((folder, path, offset, len)) = self.store.chunk_location(hash)? else {
             return Ok(None);
         };
-        let Ok(root) = self.root(&folder) else {
+        let Ok(root) = self.open_root(&folder) else {
             return Ok(None);
         };
-        let Ok(f) = std::fs::File::open(root.join(&path)) else {
+        // Only a regular file, opened non-blocking and not through a
+        // symlink: a FIFO or /dev/zero put there is never read.
+        let Ok(f) = root.open_regular(&path, None) else {
             return Ok(None);
         };
         let mut buf = vec![0u8; len as usize];
@@ -187,15 +191,19 @@ impl Engine {
     ) -> Result<()> {
         let mut records = Vec::with_capacity(files.len());
         for (i, (folder, path, v, _)) in files.iter().enumerate() {
-            let full = self.local_path(folder, path)?;
-            let (size, mtime_ns) = match (seen.get(i).copied().flatten(), look(&full)) {
-                (Some(s), _) => s,
-                (None, Seen::File { size, mtime_ns }) => (size, mtime_ns),
-                (None, _) => {
-                    return Err(HarpError::Storage(format!(
-                        "{} vanished after writing",
-                        full.display()
-                    )))
+            let (size, mtime_ns) = match seen.get(i).copied().flatten() {
+                Some(s) => s,
+                None => {
+                    let root = self.open_root(folder)?;
+                    match look(&root, path) {
+                        Seen::File { size, mtime_ns, .. } => (size, mtime_ns),
+                        _ => {
+                            return Err(HarpError::Storage(format!(
+                                "{} vanished after writing",
+                                root.show(path)
+                            )))
+                        }
+                    }
                 }
             };
             records.push(FileRecord {
@@ -217,15 +225,22 @@ impl Engine {
     /// this device recorded there; a file changed since is left alone (a
     /// scan will record it as a new version).
     pub fn remove(&mut self, folder: &str, path: &str, record: &FileRecord) -> Result<bool> {
-        let full = self.local_path(folder, path)?;
-        match look(&full) {
-            Seen::File { size, mtime_ns } if size == record.size && mtime_ns == record.mtime_ns => {
-                std::fs::remove_file(&full)
-                    .map_err(|e| HarpError::storage(format!("removing {}", full.display()), e))?;
+        let root = self.open_root(folder)?;
+        match look(&root, path) {
+            Seen::File { size, mtime_ns, .. }
+                if size == record.size && mtime_ns == record.mtime_ns =>
+            {
+                // Unlinked in its parent's handle, resolved beneath the root.
+                let (parent, name) = beneath::split(path);
+                root.dir(parent)
+                    .and_then(|d| beneath::remove_at(d.as_fd(), name))
+                    .map_err(|e| HarpError::storage(format!("removing {}", root.show(path)), e))?;
                 self.store.drop_file(folder, path)?;
                 Ok(true)
             }
-            Seen::Nothing => {
+            // Nothing there, or a symlink or special file the user put
+            // there: not Harp's to remove; the record goes.
+            Seen::Nothing | Seen::Special(_) => {
                 self.store.drop_file(folder, path)?;
                 Ok(true)
             }
@@ -280,7 +295,15 @@ impl Engine {
     }
 }
 
-/// Lower-case hex of a hash, for temp file names.
+/// The temporary file a download of `content` is written to, next to its
+/// target: `.harp-tmp-<the content hash's first 32 hex digits>.part`
+/// (`paths::is_reserved_name` keeps every such name out of sync; `.part`
+/// keeps Nextcloud's scanner away from it too).
 pub fn tmp_name(content: &Hash) -> String {
-    format!(".harp-tmp-{}", &hex(content)[..32])
+    format!(
+        "{}{}{}",
+        crate::paths::TEMP_PREFIX,
+        &hex(content)[..32],
+        crate::paths::TEMP_SUFFIX
+    )
 }

@@ -27,6 +27,7 @@ use crate::chain::dag::{Dag, Inserted};
 use crate::chain::entry::{Entry, Meta};
 use crate::chain::Hash;
 use crate::error::{HarpError, Result};
+use crate::fsutil::beneath::{self, Root};
 use crate::identity::{DeviceId, DeviceKey};
 use crate::manifest::{self, Manifest};
 use crate::outbox::ChangeKind;
@@ -55,6 +56,9 @@ pub struct Received {
 }
 pub use verify::VerifyReport;
 
+/// Symlinks and special files `folders()` lists by path, per folder.
+const NOT_SYNCED_SHOWN: usize = 100;
+
 /// Journal changes turned into entries per commit.
 const JOURNAL_BATCH: usize = 2_000;
 
@@ -63,22 +67,32 @@ const JOURNAL_BATCH: usize = 2_000;
 pub(crate) enum Seen {
     /// A regular file.
     File { size: u64, mtime_ns: i64 },
-    /// Nothing, or nothing Harp syncs (a directory, a symlink).
+    /// Nothing, or a directory, or nothing Harp can reach (a parent that
+    /// is a symlink, say).
     Nothing,
+    /// Something Harp never follows or opens: a symlink, a FIFO, a socket,
+    /// a device file (the reason says which).
+    Special(&'static str),
 }
 
-pub(crate) fn look(path: &Path) -> Seen {
-    match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_file() => Seen::File {
-            size: m.len(),
-            mtime_ns: mtime_ns(&m),
+/// What is at `path` beneath `root`, resolved without following a
+/// symlink anywhere.
+pub(crate) fn look(root: &Root, path: &str) -> Seen {
+    match root.lstat(path) {
+        Ok(Some(st)) if beneath::is_regular(&st) => Seen::File {
+            size: beneath::size_of(&st),
+            mtime_ns: beneath::mtime_ns(&st),
+        },
+        Ok(Some(st)) => match beneath::special(&st) {
+            Some(why) => Seen::Special(why),
+            None => Seen::Nothing,
         },
         _ => Seen::Nothing,
     }
 }
 
 /// A file's mtime in ns since the epoch.
-pub fn mtime_ns(m: &std::fs::Metadata) -> i64 {
+fn mtime_ns_of(m: &std::fs::Metadata) -> i64 {
     use std::os::unix::fs::MetadataExt;
     m.mtime()
         .saturating_mul(1_000_000_000)
@@ -113,6 +127,9 @@ pub struct Engine {
     quota: HashMap<DeviceId, Bucket>,
     /// The rate those refill at.
     limits: EntryQuota,
+    /// Per folder, what its last scan found that Harp never follows or
+    /// opens (symlinks, FIFOs, sockets, device files): path -> reason.
+    not_synced: HashMap<String, Vec<(String, String)>>,
 }
 
 /// How many entries one author may add to this node: a burst, then a
@@ -224,6 +241,7 @@ impl Engine {
             dirty: Default::default(),
             quota: HashMap::new(),
             limits: EntryQuota::default(),
+            not_synced: HashMap::new(),
         })
     }
 
@@ -461,6 +479,15 @@ impl Engine {
             })
     }
 
+    /// Opens a folder's root directory: every path under it is resolved
+    /// from this handle, never by name (`fsutil::beneath`).
+    pub(crate) fn open_root(&self, folder: &str) -> Result<Root> {
+        let path = self.root(folder)?;
+        Root::open(path).map_err(|e| {
+            HarpError::storage(format!("opening folder {folder} at {}", path.display()), e)
+        })
+    }
+
     /// Maps `id` to the directory `path` (created if missing), shared with
     /// every trusted device.
     pub fn add_folder(&mut self, id: &str, path: &Path) -> Result<()> {
@@ -566,6 +593,14 @@ impl Engine {
                 "all_devices": !self.shared.contains_key(id.as_str()),
                 "files": view.len(),
                 "conflicts": view.values().filter(|f| f.conflict_of.is_some()).count(),
+                // As of the last scan; the first NOT_SYNCED_SHOWN of them.
+                "not_synced": self.not_synced.get(id).map_or(0, Vec::len),
+                "not_synced_paths": self.not_synced.get(id).map(|v| {
+                    v.iter()
+                        .take(NOT_SYNCED_SHOWN)
+                        .map(|(p, why)| json!({"path": p, "reason": why}))
+                        .collect::<Vec<_>>()
+                }).unwrap_or_default(),
             }));
         }
         Ok(Value::Array(list))
@@ -588,10 +623,29 @@ impl Engine {
             // Changes to folders this node does not sync, counted per folder
             // and reported once per batch.
             let mut unknown: std::collections::BTreeMap<String, u64> = Default::default();
+            // Each folder's root, opened once per batch.
+            let mut roots: HashMap<String, Root> = HashMap::new();
             for c in changes {
                 let n = c.notice;
-                let Ok(root) = self.root(&n.folder).map(Path::to_path_buf) else {
+                if self.root(&n.folder).is_err() {
                     *unknown.entry(n.folder).or_default() += 1;
+                    continue;
+                }
+                if paths::is_reserved(&n.path) {
+                    continue; // Harp's own temporary file (an old notify)
+                }
+                if !roots.contains_key(&n.folder) {
+                    match self.open_root(&n.folder) {
+                        Ok(r) => {
+                            roots.insert(n.folder.clone(), r);
+                        }
+                        Err(e) => {
+                            warn(&format!("change to {}/{} skipped: {e}", n.folder, n.path));
+                            continue;
+                        }
+                    }
+                }
+                let Some(root) = roots.get(&n.folder) else {
                     continue;
                 };
                 let from = n.from.unwrap_or_default();
@@ -601,7 +655,7 @@ impl Engine {
                         None => self.store.file(&n.folder, p),
                     }
                 };
-                match self.observe(&n.folder, &root, &n.path, n.kind, &from, lookup) {
+                match self.observe(&n.folder, root, &n.path, n.kind, &from, lookup) {
                     Ok(Some(p)) => {
                         let key = |path: &str| (n.folder.clone(), path.to_string());
                         if p.kind == ChangeKind::Delete && overlay.get(&key(&p.path)) == Some(&None)
@@ -666,15 +720,21 @@ impl Engine {
     fn observe(
         &self,
         folder: &str,
-        root: &Path,
+        root: &Root,
         path: &str,
         kind: ChangeKind,
         from: &str,
         known_file: impl Fn(&str) -> Result<Option<FileRecord>>,
     ) -> Result<Option<Observed>> {
         let known = known_file(path)?;
-        match look(&root.join(path)) {
-            Seen::File { size, mtime_ns } => {
+        // A rename from one of Harp's temporary names is a write.
+        let from = if paths::is_reserved(from) { "" } else { from };
+        match look(root, path) {
+            Seen::File {
+                mut size,
+                mut mtime_ns,
+                ..
+            } => {
                 if let Some(k) = known {
                     if k.size == size && k.mtime_ns == mtime_ns && kind != ChangeKind::Rename {
                         return Ok(None);
@@ -694,7 +754,19 @@ impl Engine {
                 };
                 let manifest = match manifest {
                     Some(m) => m,
-                    None => manifest::of_file(&root.join(path))?,
+                    None => {
+                        // What is hashed, and recorded, is the file opened
+                        // here (a regular file, not through a symlink): its
+                        // own size and mtime, whatever the path held a
+                        // moment ago.
+                        let shown = root.show(path);
+                        let io = |e| HarpError::storage(format!("reading {shown}"), e);
+                        let f = root.open_regular(path, None).map_err(io)?;
+                        let m = f.metadata().map_err(io)?;
+                        size = m.len();
+                        mtime_ns = mtime_ns_of(&m);
+                        manifest::of_open(f, size, &shown)?
+                    }
                 };
                 if let Some(k) = known {
                     if k.content == manifest.content_hash() && kind != ChangeKind::Rename {
@@ -713,7 +785,7 @@ impl Engine {
                     && !from.is_empty()
                     && from != path
                     && self.view_file(folder, from).is_some()
-                    && look(&root.join(from)).is_nothing();
+                    && look(root, from).is_nothing();
                 Ok(Some(Observed {
                     path: path.into(),
                     kind: if renames {
@@ -727,7 +799,12 @@ impl Engine {
                     manifest: Some(manifest),
                 }))
             }
-            Seen::Nothing => {
+            seen @ (Seen::Nothing | Seen::Special(_)) => {
+                if let Seen::Special(why) = seen {
+                    warn(&format!(
+                        "{folder}/{path} {why}: not synced (Harp never follows or opens one)"
+                    ));
+                }
                 // Gone (whatever the hook said): a delete, if we knew it.
                 let gone = if kind == ChangeKind::Rename && !from.is_empty() {
                     from
@@ -1036,8 +1113,9 @@ pub fn hex(b: &[u8]) -> String {
 }
 
 impl Seen {
+    /// No regular file there.
     fn is_nothing(&self) -> bool {
-        matches!(self, Seen::Nothing)
+        !matches!(self, Seen::File { .. })
     }
 }
 

@@ -4,21 +4,18 @@
 //! deletes.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{look, Engine, Observed, Seen};
+use super::{Engine, Observed};
 use crate::error::{HarpError, Result};
+use crate::fsutil::beneath::{self, Expected, Root};
 use crate::manifest::{self, Manifest};
 use crate::outbox::ChangeKind;
 use crate::paths;
 use crate::store::Batch;
-
-/// Names Harp keeps for itself inside a folder (temporary downloads).
-pub const RESERVED_PREFIX: &str = ".harp";
 
 /// Entries per store commit during a scan.
 const SCAN_BATCH: usize = 20_000;
@@ -40,7 +37,10 @@ pub struct ScanReport {
     pub bytes_hashed: u64,
     /// Entries written.
     pub entries: u64,
-    /// Paths not synced, each with the rule it broke.
+    /// Paths not synced, each with the reason: a rule of the path it
+    /// broke; a symlink, FIFO, socket or device file (never followed or
+    /// opened); a directory that could not be read (the rest of the folder
+    /// is scanned, and what the store knows under it is left as it is).
     pub skipped: Vec<(String, String)>,
     /// Wall time in milliseconds.
     pub ms: u64,
@@ -48,72 +48,123 @@ pub struct ScanReport {
 
 struct Candidate {
     path: String,
-    size: u64,
-    mtime_ns: i64,
+    seen: Expected,
     known: Option<crate::store::FileRecord>,
 }
 
+/// Walks the folder beneath `root`, depth first, without recursion and
+/// without following a symlink: every directory is opened beneath the root
+/// (`fsutil::beneath`), its entries looked at with `fstatat` in it. A
+/// directory that cannot be read is reported in `report.skipped` and in
+/// `unread`, and the walk goes on. The depth is bounded by the path limit:
+/// a directory whose path is already `MAX_PATH_BYTES - 1` bytes long can
+/// hold no valid path and is not entered.
 fn walk(
-    root: &Path,
-    rel: &str,
-    out: &mut Vec<(String, u64, i64)>,
+    root: &Root,
+    out: &mut Vec<(String, Expected)>,
+    unread: &mut Vec<String>,
+    specials: &mut Vec<(String, String)>,
     report: &mut ScanReport,
 ) -> Result<()> {
-    let dir = if rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(rel)
-    };
-    let rd = std::fs::read_dir(&dir)
-        .map_err(|e| HarpError::storage(format!("reading {}", dir.display()), e))?;
-    for de in rd {
-        let de = de.map_err(|e| HarpError::storage(format!("reading {}", dir.display()), e))?;
-        let name = de.file_name();
-        let Some(name) = name.to_str() else {
-            report.skipped.push((
-                format!("{rel}/{}", name.to_string_lossy()),
-                "name is not UTF-8".into(),
-            ));
-            continue;
-        };
-        if rel.is_empty() && name.starts_with(RESERVED_PREFIX) {
-            continue;
-        }
-        let path = if rel.is_empty() {
-            name.to_string()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let Ok(ft) = de.file_type() else { continue };
-        if ft.is_dir() {
-            walk(root, &path, out, report)?;
-        } else if ft.is_file() {
-            match paths::normalize(&path, false) {
-                Ok(p) if p == path => {
-                    if let Seen::File { size, mtime_ns } = look(&root.join(&path)) {
-                        out.push((path, size, mtime_ns));
-                    }
-                }
-                Ok(_) => report.skipped.push((path, "is not in Unicode NFC".into())),
-                Err(HarpError::InvalidPath { rule, .. }) => report.skipped.push((path, rule)),
-                Err(e) => return Err(e),
+    let mut stack = vec![String::new()];
+    while let Some(rel) = stack.pop() {
+        let listed = root
+            .dir(&rel)
+            .and_then(|fd| beneath::read_names(&fd).map(|names| (fd, names)));
+        let (dir, names) = match listed {
+            Ok(l) => l,
+            Err(e) if rel.is_empty() => {
+                return Err(HarpError::storage(
+                    format!("reading {}", root.path().display()),
+                    e,
+                ))
             }
-        } else if ft.is_symlink() {
-            report.skipped.push((path, "is a symbolic link".into()));
+            Err(e) => {
+                report
+                    .skipped
+                    .push((rel.clone(), format!("directory not scanned: {e}")));
+                unread.push(rel);
+                continue;
+            }
+        };
+        for name in names {
+            let name = match name {
+                Ok(n) => n,
+                Err(raw) => {
+                    let lossy = String::from_utf8_lossy(&raw).into_owned();
+                    let path = if rel.is_empty() {
+                        lossy
+                    } else {
+                        format!("{rel}/{lossy}")
+                    };
+                    report.skipped.push((path, "name is not UTF-8".into()));
+                    continue;
+                }
+            };
+            if paths::is_reserved_name(&name) {
+                continue; // Harp's own temporary file
+            }
+            let path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let st = match beneath::stat_at(std::os::fd::AsFd::as_fd(&dir), &name) {
+                Ok(Some(st)) => st,
+                Ok(None) => continue, // gone since the listing
+                Err(e) => {
+                    report
+                        .skipped
+                        .push((path, format!("cannot be looked at: {e}")));
+                    continue;
+                }
+            };
+            if beneath::is_dir(&st) {
+                if path.len() >= paths::MAX_PATH_BYTES - 1 {
+                    report.skipped.push((
+                        path.clone(),
+                        format!(
+                            "directory not scanned: its paths would be longer than {} bytes",
+                            paths::MAX_PATH_BYTES
+                        ),
+                    ));
+                    unread.push(path);
+                } else {
+                    stack.push(path);
+                }
+            } else if let Some(why) = beneath::special(&st) {
+                specials.push((path.clone(), why.into()));
+                report.skipped.push((path, why.into()));
+            } else {
+                match paths::normalize(&path, false) {
+                    Ok(p) if p == path => out.push((path, Expected::of(&st))),
+                    Ok(_) => report.skipped.push((path, "is not in Unicode NFC".into())),
+                    Err(HarpError::InvalidPath { rule, .. }) => report.skipped.push((path, rule)),
+                    Err(e) => return Err(e),
+                }
+            }
         }
     }
     Ok(())
 }
 
-/// Hashes candidates on two threads.
-fn hash_all(root: &Path, cands: &[Candidate]) -> Vec<Result<Manifest>> {
+/// Hashes candidates on two threads. Each file is opened beneath the root
+/// only if it is still the regular file the walk saw (device, inode, size,
+/// mtime), non-blocking: a FIFO or a link swapped in since is refused, not
+/// read.
+fn hash_all(root: &Root, cands: &[Candidate]) -> Vec<Result<Manifest>> {
     let next = AtomicUsize::new(0);
     let work = || {
         let mut mine = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(c) = cands.get(i) else { break };
-            mine.push((i, manifest::of_file(&root.join(&c.path))));
+            let shown = root.show(&c.path);
+            let m = root
+                .open_regular(&c.path, Some(&c.seen))
+                .map_err(|e| HarpError::storage(format!("reading {shown}"), e))
+                .and_then(|f| manifest::of_open(f, c.seen.size, &shown));
+            mine.push((i, m));
         }
         mine
     };
@@ -135,29 +186,41 @@ impl Engine {
     /// Walks `folder` and records new, changed and deleted files.
     pub fn scan(&mut self, folder: &str) -> Result<ScanReport> {
         let t0 = Instant::now();
-        let root: PathBuf = self.root(folder)?.to_path_buf();
+        let root = self.open_root(folder)?;
         let mut report = ScanReport::default();
         let mut seen = Vec::new();
-        walk(&root, "", &mut seen, &mut report)?;
+        let mut unread = Vec::new();
+        let mut specials = Vec::new();
+        walk(&root, &mut seen, &mut unread, &mut specials, &mut report)?;
+        specials.sort();
+        self.not_synced.insert(folder.to_string(), specials);
         report.files = seen.len() as u64;
         let mut known = self.store.files(folder)?;
         let mut cands = Vec::new();
         let mut present = HashSet::with_capacity(seen.len());
-        for (path, size, mtime_ns) in seen {
+        for (path, st) in seen {
             let rec = known.remove(&path);
             present.insert(path.clone());
             match rec {
-                Some(r) if r.size == size && r.mtime_ns == mtime_ns => report.unchanged += 1,
+                Some(r) if r.size == st.size && r.mtime_ns == st.mtime_ns => report.unchanged += 1,
                 r => cands.push(Candidate {
                     path,
-                    size,
-                    mtime_ns,
+                    seen: st,
                     known: r,
                 }),
             }
         }
-        // What the store knew and the disk no longer has.
-        let mut gone: Vec<String> = known.into_keys().collect();
+        // What the store knew and the disk no longer has; not what is
+        // under a directory that could not be read (unknown, not gone).
+        let mut gone: Vec<String> = known
+            .into_keys()
+            .filter(|p| {
+                !unread.iter().any(|d| {
+                    p.strip_prefix(d.as_str())
+                        .is_some_and(|r| r.starts_with('/'))
+                })
+            })
+            .collect();
         gone.sort();
 
         for group in cands.chunks(SCAN_BATCH) {
@@ -185,8 +248,8 @@ impl Engine {
                     path: c.path.clone(),
                     kind: ChangeKind::Write,
                     from: String::new(),
-                    size: c.size,
-                    mtime_ns: c.mtime_ns,
+                    size: c.seen.size,
+                    mtime_ns: c.seen.mtime_ns,
                     manifest: (!same).then_some(m),
                 });
             }

@@ -1,4 +1,7 @@
 //! Small file-system helpers shared by the modules that write to disk.
+//! Everything inside a synced folder goes through `beneath`.
+
+pub mod beneath;
 
 use std::fs;
 use std::path::Path;
@@ -33,6 +36,28 @@ pub fn sync_filesystems<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> Result<
                     std::io::Error::last_os_error(),
                 ));
             }
+        }
+    }
+    Ok(())
+}
+
+/// `sync_filesystems` for directories already open: one syncfs per file
+/// system among them.
+pub fn sync_filesystems_of<'a>(
+    dirs: impl IntoIterator<Item = (&'a std::os::fd::OwnedFd, &'a str)>,
+) -> Result<()> {
+    let mut done = std::collections::HashSet::new();
+    for (fd, name) in dirs {
+        let dev = rustix::fs::fstat(fd)
+            .map_err(|e| HarpError::storage(format!("reading {name}"), std::io::Error::from(e)))?
+            .st_dev;
+        if done.insert(dev) {
+            rustix::fs::syncfs(fd).map_err(|e| {
+                HarpError::storage(
+                    format!("syncing the file system of {name}"),
+                    std::io::Error::from(e),
+                )
+            })?;
         }
     }
     Ok(())

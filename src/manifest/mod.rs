@@ -149,15 +149,34 @@ pub fn of_bytes(data: &[u8]) -> Manifest {
 }
 
 /// The manifest of a file, read in 8 MiB steps: memory stays bounded
-/// whatever the file's size.
+/// whatever the file's size. For files outside a synced folder (tests,
+/// benchmarks); inside one, open it with `fsutil::beneath` and use `of_open`.
 pub fn of_file(path: &Path) -> Result<Manifest> {
     let io = |e: std::io::Error| HarpError::storage(format!("reading {}", path.display()), e);
-    let mut f = File::open(path).map_err(io)?;
+    let f = File::open(path).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
+    of_open(f, len, &path.display().to_string())
+}
+
+/// The manifest of the first `len` bytes of a file already open (the size
+/// its caller saw), read in 8 MiB steps. A file that turns out shorter is
+/// an error (it changed while it was read); bytes past `len` are not read,
+/// so the manifest's size is always the size recorded with it.
+pub fn of_open(f: File, len: u64, name: &str) -> Result<Manifest> {
+    let io = |e: std::io::Error| HarpError::storage(format!("reading {name}"), e);
+    let short = || {
+        HarpError::Storage(format!(
+            "reading {name}: it shrank while it was read (it will be read again)"
+        ))
+    };
+    let mut f = f.take(len);
     if len < BUF as u64 {
         // Most files: read whole, no 8 MiB buffer to allocate and clear.
-        let mut data = Vec::with_capacity(len as usize + 1);
+        let mut data = Vec::with_capacity(len as usize);
         f.read_to_end(&mut data).map_err(io)?;
+        if data.len() as u64 != len {
+            return Err(short());
+        }
         return Ok(of_bytes(&data));
     }
     let mut buf = vec![0u8; BUF];
@@ -184,10 +203,11 @@ pub fn of_file(path: &Path) -> Result<Manifest> {
         hash_chunks(&buf[..filled], base, &cuts, &mut chunks);
         let used = cuts.last().map(|&(o, l)| o + l).unwrap_or(0);
         if eof {
-            return Ok(Manifest {
-                size: base + filled as u64,
-                chunks,
-            });
+            let size = base + filled as u64;
+            if size != len {
+                return Err(short());
+            }
+            return Ok(Manifest { size, chunks });
         }
         buf.copy_within(used..filled, 0);
         filled -= used;

@@ -17,8 +17,8 @@
 //! file's chunks are copied from its old path).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -32,6 +32,7 @@ use crate::chain::dag::Version;
 use crate::chain::Hash;
 use crate::engine::{hex, tmp_name, Want};
 use crate::error::{HarpError, Result};
+use crate::fsutil::beneath::{self, Root};
 use crate::identity::DeviceId;
 use crate::manifest::Manifest;
 use crate::net::{Request, Runner};
@@ -53,6 +54,8 @@ const LOOKAHEAD: usize = 1024;
 /// ends. So entries claiming huge files make this node wait, one such file
 /// at a time, instead of holding 16 manifests of 64 MiB each.
 const MANIFEST_BUDGET_KIB: usize = 64 * 1024;
+/// Most paths `status()` lists as not applied, with their reasons.
+const NOT_APPLIED_KEPT: usize = 256;
 
 /// What every fetch needs.
 struct Ctx {
@@ -112,6 +115,12 @@ impl Queue {
     fn replace(&mut self, wants: Vec<Want>, ctx: &Ctx) {
         self.pending.clear();
         self.latest.clear();
+        // Paths no longer wanted are no longer "not applied".
+        let wanted: HashSet<Key> = wants.iter().map(key).collect();
+        ctx.shared
+            .not_applied
+            .lock()
+            .retain(|k, _| wanted.contains(k) || self.running.contains_key(k));
         self.merge(wants, ctx);
     }
 
@@ -314,10 +323,31 @@ pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Resu
                             queue.leftovers.insert(k, c);
                             again.retry = true;
                         }
-                        (Ok(_), _) => conflicts_due = true,
+                        (Ok(_), _) => {
+                            shared.not_applied.lock().remove(&k);
+                            conflicts_due = true;
+                        }
                         (Err(e), _) => {
-                            warn(&format!("{}/{}: {e}", k.0, k.1));
-                            again.retry = true;
+                            // Warned once per path and reason (not on every
+                            // pass), and shown by status() until it clears.
+                            let msg = e.to_string();
+                            let mut not_applied = shared.not_applied.lock();
+                            if not_applied.get(&k) != Some(&msg) {
+                                warn(&format!("{}/{}: {msg}", k.0, k.1));
+                                if not_applied.len() < NOT_APPLIED_KEPT
+                                    || not_applied.contains_key(&k)
+                                {
+                                    not_applied.insert(k, msg);
+                                }
+                            }
+                            // Refused content, or a path blocked by a symlink:
+                            // trying again at once gets the same; the next
+                            // full pass (or a new entry for the path) tries
+                            // again.
+                            again.retry |= !matches!(
+                                e,
+                                HarpError::Protocol(_) | HarpError::InvalidPath { .. }
+                            );
                         }
                     }
                 }
@@ -422,33 +452,42 @@ fn event(kind: &str, folder: &str, path: &str, v: &Version) -> Event {
     }
 }
 
-/// Removes the temporary file of a cancelled download.
+/// Removes the temporary file of a cancelled download (in its directory,
+/// resolved beneath the folder's root).
 fn discard_tmp(ctx: &Ctx, folder: &str, path: &str, content: &Hash) {
-    let target = ctx.shared.engine.lock().local_path(folder, path);
-    if let Ok(target) = target {
-        if let Some(parent) = target.parent() {
-            let _ = std::fs::remove_file(parent.join(tmp_name(content)));
+    let root = ctx.shared.engine.lock().folder_root(folder);
+    if let Ok(root) = root {
+        let (parent, _) = beneath::split(path);
+        if let Ok(dir) = root.dir(parent) {
+            let _ = beneath::remove_at(dir.as_fd(), &tmp_name(content));
         }
     }
+}
+
+/// Whether `st` is what this device last recorded at a path (a regular
+/// file of the recorded size and mtime).
+fn is_recorded(st: &rustix::fs::Stat, recorded: Option<crate::store::FileRecord>) -> bool {
+    beneath::is_regular(st)
+        && recorded
+            .is_some_and(|r| r.size == beneath::size_of(st) && r.mtime_ns == beneath::mtime_ns(st))
 }
 
 /// Fetches one file; Ok(false) when it was left alone (a local change not
 /// yet recorded sits there, or nobody has the content).
 async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<bool> {
     let shared = &ctx.shared;
-    let (target, known) = {
+    let (root, known) = {
         let e = shared.engine.lock();
-        (e.local_path(folder, path)?, e.manifest(&v.content)?)
+        (e.folder_root(folder)?, e.manifest(&v.content)?)
     };
     if known.is_none() && ctx.runner.sources().is_empty() {
         return Ok(false); // nobody to fetch from yet
     }
-    // Never overwrite what the user changed and Harp has not recorded yet.
+    // Never overwrite what the user changed and Harp has not recorded yet
+    // (nor a symlink or special file the user put there).
     let recorded = shared.store.file(folder, path)?;
-    if let Ok(m) = std::fs::symlink_metadata(&target) {
-        let same = recorded
-            .is_some_and(|r| r.size == m.len() && r.mtime_ns == crate::engine::mtime_ns(&m));
-        if !same {
+    if let Ok(Some(st)) = root.lstat(path) {
+        if !is_recorded(&st, recorded) {
             warn(&format!(
                 "{folder}/{path} changed locally and is not recorded yet; not overwritten (a scan records it)"
             ));
@@ -463,36 +502,67 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
         .await
         .map_err(|e| HarpError::Internal(e.to_string()))?;
     let manifest = match known {
-        Some(m) => m,
+        Some(m) => {
+            check_size(&m, v, folder, path)?;
+            m
+        }
         // Its own route: waiting for a LAN peer's manifest must not send
         // the chunks over the WAN.
         None => match fetch_manifest(ctx, &v.content, v.size).await? {
-            Some(m) => m,
+            Some((m, from)) => {
+                if let Err(e) = check_size(&m, v, folder, path) {
+                    ctx.runner.net.refuse(&from, &format!("{e}"));
+                    return Err(e);
+                }
+                m
+            }
             None => return Ok(false),
         },
     };
-    let parent = target
-        .parent()
-        .ok_or_else(|| HarpError::Internal(format!("{} has no parent", target.display())))?;
-    std::fs::create_dir_all(parent)
-        .map_err(|e| HarpError::storage(format!("creating {}", parent.display()), e))?;
-    let tmp = parent.join(tmp_name(&v.content));
-    let io = |e: std::io::Error| HarpError::storage(format!("writing {}", tmp.display()), e);
+    // Every directory made in its parent, beneath the root; the temporary
+    // file created exclusively in the target's directory.
+    let parent = beneath::split(path).0;
+    let dir = root.create_dir_all(parent).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::Other {
+            // A symlink or a file where a directory should be: the path
+            // cannot be written beneath the folder until the user moves it.
+            HarpError::InvalidPath {
+                path: format!("{folder}/{path}"),
+                rule: format!("cannot be written: {}: {e}", root.show(parent)),
+            }
+        } else {
+            HarpError::storage(format!("creating {}", root.show(parent)), e)
+        }
+    })?;
+    let tmp = tmp_name(&v.content);
+    let tmp_shown = root.show(&if parent.is_empty() {
+        tmp.clone()
+    } else {
+        format!("{parent}/{tmp}")
+    });
+    let io = |e: std::io::Error| HarpError::storage(format!("writing {tmp_shown}"), e);
     // The temporary file is named by the content, so a download that was
     // interrupted (even by SIGKILL) is found again and resumed: chunks it
     // already holds, verified against their hashes, are not fetched again.
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .read(true)
-        .write(true)
-        .truncate(false)
-        .open(&tmp)
-        .map_err(io)?;
-    let resumed = file.metadata().map_err(io)?.len() == manifest.size;
+    let (file, found) = beneath::open_temp_at(dir.as_fd(), &tmp).map_err(io)?;
+    let st = rustix::fs::fstat(&file).map_err(|e| io(e.into()))?;
+    let resumed = found && beneath::size_of(&st) == manifest.size;
+    // Room for it, with the reserve kept free, before a byte is written.
+    let (free, total) = beneath::space(dir.as_fd()).map_err(io)?;
+    let need = manifest
+        .size
+        .saturating_sub(if resumed { beneath::allocated(&st) } else { 0 });
+    if !beneath::fits(free, total, need) {
+        if !found {
+            let _ = beneath::remove_at(dir.as_fd(), &tmp);
+        }
+        return Err(no_room(folder, path, need, free, total, &root));
+    }
     if !resumed {
         file.set_len(0).map_err(io)?;
         file.set_len(manifest.size).map_err(io)?;
     }
+    let file = Arc::new(file);
     let _state = InProgress::start(shared, folder, path, v, &manifest);
     let mut todo = VecDeque::new();
     for (i, c) in manifest.chunks.iter().enumerate() {
@@ -501,7 +571,7 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
             if file.read_exact_at(&mut have, c.offset).is_ok()
                 && blake3::hash(&have).as_bytes() == &c.hash
             {
-                chunk_written(shared, folder, path, &tmp, c, None);
+                chunk_written(shared, folder, path, &file, c, None);
                 continue;
             }
         }
@@ -509,7 +579,7 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
         match local {
             Some(data) => {
                 file.write_all_at(&data, c.offset).map_err(io)?;
-                chunk_written(shared, folder, path, &tmp, c, None);
+                chunk_written(shared, folder, path, &file, c, None);
             }
             None => todo.push_back(i),
         }
@@ -548,7 +618,7 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
         };
         let c = &manifest.chunks[i];
         file.write_all_at(&data, c.offset).map_err(io)?;
-        chunk_written(shared, folder, path, &tmp, c, Some(from));
+        chunk_written(shared, folder, path, &file, c, Some(from));
     }
     let mtime = UNIX_EPOCH + Duration::from_nanos(u64::try_from(v.mtime_ns).unwrap_or(0));
     file.set_times(
@@ -558,6 +628,7 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
     )
     .map_err(io)?;
     drop(file);
+    drop(dir);
     // Made durable, renamed into place and recorded together with the
     // other files that finish at the same time.
     let (done, answer) = oneshot::channel();
@@ -567,8 +638,8 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
             path: path.to_string(),
             version: v.clone(),
             manifest,
+            root,
             tmp,
-            target,
             done,
         })
         .await
@@ -584,8 +655,11 @@ struct Finished {
     path: String,
     version: Version,
     manifest: Manifest,
-    tmp: PathBuf,
-    target: PathBuf,
+    /// The folder's root: the target's directory is resolved beneath it
+    /// again right before the rename.
+    root: Root,
+    /// The temporary file's name, in the target's directory.
+    tmp: String,
     /// Ok(true): in place and recorded; Ok(false): left out because the
     /// target changed locally meanwhile.
     done: oneshot::Sender<Result<bool>>,
@@ -618,69 +692,86 @@ async fn finisher(shared: Arc<Shared>, mut queue: mpsc::Receiver<Finished>) {
 }
 
 fn finish(shared: &Shared, batch: Vec<Finished>) {
-    let parents: Vec<PathBuf> = {
-        let mut p: Vec<PathBuf> = batch
-            .iter()
-            .filter_map(|f| f.target.parent().map(Path::to_path_buf))
-            .collect();
-        p.sort();
-        p.dedup();
-        p
+    // Each target's directory, resolved beneath its root again: the
+    // rename happens in that handle, never through a path.
+    let mut ready = Vec::with_capacity(batch.len());
+    for f in batch {
+        let parent = beneath::split(&f.path).0;
+        match f.root.dir(parent) {
+            Ok(dir) => {
+                let shown = f.root.show(parent);
+                ready.push((f, dir, shown));
+            }
+            Err(e) => {
+                let err = HarpError::storage(format!("opening {}", f.root.show(parent)), e);
+                let _ = f.done.send(Err(err));
+            }
+        }
+    }
+    let sync = |files: &[(Finished, OwnedFd, String)]| {
+        crate::fsutil::sync_filesystems_of(files.iter().map(|(_, d, s)| (d, s.as_str())))
     };
-    if let Err(e) = crate::fsutil::sync_filesystems(parents.iter().map(PathBuf::as_path)) {
-        for f in batch {
+    if let Err(e) = sync(&ready) {
+        for (f, _, _) in ready {
             let _ = f.done.send(Err(e.clone()));
         }
         return;
     }
-    let mut moved = Vec::with_capacity(batch.len());
-    for f in batch {
+    let mut moved = Vec::with_capacity(ready.len());
+    for (f, dir, shown) in ready {
+        let name = beneath::split(&f.path).1;
         // Checked again right before the rename (fetch checked when it
         // began): a file the user wrote while its replacement was being
         // fetched is not overwritten. Its notify records it, as a version
         // concurrent with this one, so neither is lost; the temporary file
         // is removed (if this version is still wanted, it is fetched again).
-        if changed_locally(shared, &f.folder, &f.path, &f.target) {
-            let _ = std::fs::remove_file(&f.tmp);
+        if changed_locally(shared, &f.folder, &f.path, dir.as_fd(), name) {
+            let _ = beneath::remove_at(dir.as_fd(), &f.tmp);
             let _ = f.done.send(Ok(false));
             continue;
         }
         // The size and mtime of what is renamed into place (the rename
         // keeps the inode), to be recorded instead of whatever the path
         // holds by the time the record is written.
-        let seen = std::fs::symlink_metadata(&f.tmp)
+        let seen = beneath::stat_at(dir.as_fd(), &f.tmp)
             .ok()
-            .map(|m| (m.len(), crate::engine::mtime_ns(&m)));
-        match std::fs::rename(&f.tmp, &f.target) {
-            Ok(()) => moved.push((f, seen)),
+            .flatten()
+            .map(|st| (beneath::size_of(&st), beneath::mtime_ns(&st)));
+        match beneath::rename_at(dir.as_fd(), &f.tmp, name) {
+            Ok(()) => moved.push(((f, dir, shown), seen)),
             Err(e) => {
-                let err = HarpError::storage(format!("renaming {}", f.tmp.display()), e);
+                let err = HarpError::storage(format!("renaming {}/{}", shown, f.tmp), e);
                 let _ = f.done.send(Err(err));
             }
         }
     }
-    let recorded =
-        crate::fsutil::sync_filesystems(parents.iter().map(PathBuf::as_path)).and_then(|()| {
-            let rows: Vec<_> = moved
-                .iter()
-                .map(|(f, _)| (f.folder.as_str(), f.path.as_str(), &f.version, &f.manifest))
-                .collect();
-            let seen: Vec<_> = moved.iter().map(|(_, s)| *s).collect();
-            shared.engine.lock().applied_many_seen(&rows, &seen)
-        });
-    for (f, _) in moved {
+    let (moved, seen): (Vec<_>, Vec<_>) = moved.into_iter().unzip();
+    let recorded = sync(&moved).and_then(|()| {
+        let rows: Vec<_> = moved
+            .iter()
+            .map(|(f, _, _)| (f.folder.as_str(), f.path.as_str(), &f.version, &f.manifest))
+            .collect();
+        shared.engine.lock().applied_many_seen(&rows, &seen)
+    });
+    for (f, _, _) in moved {
         let _ = f.done.send(recorded.clone().map(|()| true));
     }
 }
 
-/// Whether the disk holds something at `target` other than what this
-/// device last recorded there (a write not recorded yet).
-fn changed_locally(shared: &Shared, folder: &str, path: &str, target: &Path) -> bool {
-    let Ok(m) = std::fs::symlink_metadata(target) else {
+/// Whether the disk holds something at `name` in `dir` other than what
+/// this device last recorded there (a write not recorded yet, or a symlink
+/// or special file the user put there).
+fn changed_locally(
+    shared: &Shared,
+    folder: &str,
+    path: &str,
+    dir: BorrowedFd<'_>,
+    name: &str,
+) -> bool {
+    let Ok(Some(st)) = beneath::stat_at(dir, name) else {
         return false; // nothing there (or unreadable: the rename will say)
     };
-    let same = matches!(shared.store.file(folder, path), Ok(Some(r))
-        if r.size == m.len() && r.mtime_ns == crate::engine::mtime_ns(&m));
+    let same = is_recorded(&st, shared.store.file(folder, path).ok().flatten());
     if !same {
         warn(&format!(
             "{folder}/{path} changed locally while its new version was fetched; not overwritten (its notify or a scan records it)"
@@ -689,13 +780,43 @@ fn changed_locally(shared: &Shared, folder: &str, path: &str, target: &Path) -> 
     !same
 }
 
+/// A manifest must describe exactly as many bytes as its entry says: a
+/// peer's entry cannot make this device write more than it announced.
+fn check_size(m: &Manifest, v: &Version, folder: &str, path: &str) -> Result<()> {
+    if m.size == v.size {
+        return Ok(());
+    }
+    let e = HarpError::Protocol(format!(
+        "manifest {} describes {} bytes but the entry by {} for {folder}/{path} says {}; not written",
+        hex(&v.content),
+        m.size,
+        v.author.short(),
+        v.size
+    ));
+    Err(e)
+}
+
+/// The error for a file that would not leave the reserve free.
+fn no_room(folder: &str, path: &str, need: u64, free: u64, total: u64, root: &Root) -> HarpError {
+    const MIB: u64 = 1 << 20;
+    HarpError::Storage(format!(
+        "{folder}/{path} not written: it needs {} MiB and {} MiB are free on the disk of {}, \
+         where Harp keeps {} MiB free (1% of the disk or 64 MiB, whichever is larger); \
+         nothing was changed, free space and Harp fetches it by itself",
+        need.div_ceil(MIB),
+        free / MIB,
+        root.path().display(),
+        beneath::reserve(total) / MIB
+    ))
+}
+
 /// A verified chunk is in the temporary file: count it, and let LAN peers
 /// take it from us before the file is done.
 fn chunk_written(
     shared: &Shared,
     folder: &str,
     path: &str,
-    tmp: &std::path::Path,
+    tmp: &Arc<std::fs::File>,
     c: &crate::manifest::Chunk,
     from: Option<DeviceId>,
 ) {
@@ -709,10 +830,10 @@ fn chunk_written(
             t.sources.insert(d);
         }
     }
-    shared.partial.lock().insert(
-        c.hash,
-        (tmp.to_path_buf(), c.offset, c.len, folder.to_string()),
-    );
+    shared
+        .partial
+        .lock()
+        .insert(c.hash, (tmp.clone(), c.offset, c.len, folder.to_string()));
 }
 
 /// A file being fetched, for `status()`.
@@ -861,12 +982,17 @@ fn manifest_bound(size: u64) -> u64 {
     (4096 + 36 * (size / slack)).min(64 * 1024 * 1024)
 }
 
-async fn fetch_manifest(ctx: &Ctx, content: &Hash, size: u64) -> Result<Option<Manifest>> {
+/// A file's manifest from the peers, and the peer that sent it.
+async fn fetch_manifest(
+    ctx: &Ctx,
+    content: &Hash,
+    size: u64,
+) -> Result<Option<(Manifest, DeviceId)>> {
     let req = Request::Manifest { hash: hex(content) };
     let route = Mutex::new(Route::new());
     let matches = |b: &[u8]| &<[u8; 32]>::from(Sha3_256::digest(b)) == content;
     match ask_nearest(ctx, &req, manifest_bound(size), &route, matches).await? {
-        Some((bytes, _)) => Ok(Some(Manifest::decode(&bytes)?)),
+        Some((bytes, from)) => Ok(Some((Manifest::decode(&bytes)?, from))),
         None => Ok(None),
     }
 }

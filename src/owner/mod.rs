@@ -85,6 +85,10 @@ pub fn warn(msg: &str) {
     let _ = writeln!(std::io::stderr(), "harp: warning: {msg}");
 }
 
+/// Where a chunk of a download in progress is: its temporary file (held
+/// open), offset and length.
+type PartialChunk = (Arc<std::fs::File>, u64, u32, String);
+
 /// State shared by the PHP thread and the runtime thread.
 pub struct Shared {
     dir: PathBuf,
@@ -98,8 +102,9 @@ pub struct Shared {
     apply_wake: tokio::sync::Notify,
     /// Chunks written into downloads in progress: chunk hash -> (temp
     /// file, offset, length, folder). Served to peers the folder is shared
-    /// with before the file completes.
-    partial: Mutex<std::collections::HashMap<crate::chain::Hash, (PathBuf, u64, u32, String)>>,
+    /// with before the file completes. The temporary file is held open:
+    /// serving reads it by its handle, never by a path.
+    partial: Mutex<std::collections::HashMap<crate::chain::Hash, PartialChunk>>,
     /// Files being fetched: (folder, path) -> progress.
     transfers: Mutex<std::collections::HashMap<(String, String), apply::Transfer>>,
     /// Manifests of downloads in progress, by content hash: (folder,
@@ -115,6 +120,9 @@ pub struct Shared {
     events_dropped: AtomicU64,
     crashed: Mutex<Option<String>>,
     last_error: Mutex<Option<String>>,
+    /// Files the applier could not write, and why (a symlink in the way, a
+    /// refused manifest, no room): (folder, path) -> reason, for status().
+    not_applied: Mutex<std::collections::BTreeMap<(String, String), String>>,
     /// Held for a whole intake, so two never read the same position: the
     /// final intake of `stop` can overlap one still running on a blocking
     /// thread, which aborting its task does not stop.
@@ -184,6 +192,11 @@ impl Shared {
             "uptime_s": started.map(|s| s.elapsed().as_secs()),
             "events_dropped": self.events_dropped.load(Ordering::Relaxed),
             "last_error": *self.last_error.lock(),
+            "not_applied": self.not_applied.lock().iter().map(|((f, p), why)| json!({
+                "folder": f,
+                "path": p,
+                "reason": why,
+            })).collect::<Vec<_>>(),
         }))
     }
 
@@ -416,9 +429,7 @@ impl crate::net::Ledger for Shared {
                 }
                 use std::os::unix::fs::FileExt;
                 let mut buf = vec![0u8; len as usize];
-                let ok = std::fs::File::open(&tmp)
-                    .and_then(|f| f.read_exact_at(&mut buf, offset))
-                    .is_ok();
+                let ok = tmp.read_exact_at(&mut buf, offset).is_ok();
                 Ok((ok && blake3::hash(&buf).as_bytes() == &h).then_some(buf))
             }
         }
@@ -587,6 +598,7 @@ impl Owner {
             events_dropped: AtomicU64::new(0),
             crashed: Mutex::new(None),
             last_error: Mutex::new(None),
+            not_applied: Mutex::new(std::collections::BTreeMap::new()),
             intake_lock: Mutex::new(()),
         });
         Ok(Owner {

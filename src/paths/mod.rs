@@ -17,6 +17,34 @@ pub const MAX_NAME_BYTES: usize = 255;
 /// Longest folder id in bytes.
 pub const MAX_FOLDER_ID: usize = 64;
 
+/// What every temporary file Harp writes inside a folder is called:
+/// this prefix, 32 lowercase hex digits, and `TEMP_SUFFIX` (`.part`, which
+/// Nextcloud's scanner skips too).
+pub const TEMP_PREFIX: &str = ".harp-tmp-";
+/// The temporary file's suffix.
+pub const TEMP_SUFFIX: &str = ".part";
+
+/// Whether `name` (one path segment) is reserved for Harp's temporary
+/// files: `.harp-tmp-` and 32 lowercase hex digits, with `.part` after
+/// them (or without, as Harp 0.1 named them). The one rule for every
+/// depth, for notifies, scans and peers' entries alike; every other name,
+/// `.harpoon-notes.txt` or `.harp` included, is an ordinary file.
+pub fn is_reserved_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix(TEMP_PREFIX) else {
+        return false;
+    };
+    let hex = rest.strip_suffix(TEMP_SUFFIX).unwrap_or(rest);
+    hex.len() == 32
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Whether any segment of `path` is a reserved name.
+pub fn is_reserved(path: &str) -> bool {
+    path.split('/').any(is_reserved_name)
+}
+
 /// Names Windows reserves for devices, with or without an extension.
 const WINDOWS_RESERVED: &[&str] = &[
     "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
@@ -85,6 +113,14 @@ fn check_name(path: &str, name: &str) -> Result<()> {
     }
     if name == "." {
         return Err(invalid(path, "contains a '.' segment"));
+    }
+    if is_reserved_name(name) {
+        return Err(invalid(
+            path,
+            format!(
+                "uses the name {name:?}, which Harp reserves for its temporary files ({TEMP_PREFIX}<32 hex digits>{TEMP_SUFFIX})"
+            ),
+        ));
     }
     if name.len() > MAX_NAME_BYTES {
         return Err(invalid(
@@ -192,6 +228,33 @@ mod tests {
         assert!(rule("name ").contains("dot or space"));
         assert!(rule("").contains("empty"));
         assert!(rule("a/./b").contains("'.'"));
+        let tmp = format!(".harp-tmp-{}.part", "0123456789abcdef".repeat(2));
+        assert!(rule(&tmp).contains("reserves for its temporary files"));
+        assert!(rule(&format!("sub/deeper/{tmp}")).contains("temporary"));
+    }
+
+    #[test]
+    fn only_the_temp_file_pattern_is_reserved_at_every_depth() {
+        let hex = "0123456789abcdef".repeat(2);
+        for reserved in [
+            format!(".harp-tmp-{hex}.part"),
+            format!(".harp-tmp-{hex}"),
+            format!("a/b/.harp-tmp-{hex}.part"),
+        ] {
+            assert!(is_reserved(&reserved), "{reserved}");
+            assert!(normalize(&reserved, true).is_err(), "{reserved}");
+        }
+        for ordinary in [
+            ".harpoon-notes.txt".to_string(),
+            ".harp".to_string(),
+            ".harp-tmp-notes.txt".to_string(),
+            format!(".harp-tmp-{}.part", "0123456789ABCDEF".repeat(2)),
+            format!(".harp-tmp-{hex}.part.txt"),
+            format!("sub/.harp-tmp-{hex}x"),
+        ] {
+            assert!(!is_reserved(&ordinary), "{ordinary}");
+            assert_eq!(normalize(&ordinary, false).unwrap(), ordinary);
+        }
     }
 
     #[test]

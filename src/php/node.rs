@@ -272,8 +272,10 @@ impl Node {
 
     /// The folders: arrays with `id`, `path`, `devices` (the device IDs it
     /// is shared with), `all_devices` (true: shared with every trusted
-    /// device), `files` (in the synced view) and `conflicts` (conflict
-    /// copies among them).
+    /// device), `files` (in the synced view), `conflicts` (conflict copies
+    /// among them), `not_synced` (symlinks, FIFOs, sockets and device files
+    /// the last scan found: never followed or opened) and
+    /// `not_synced_paths` (the first 100: `path`, `reason`).
     pub fn folders(&mut self) -> PhpResult<ZBox<ZendHashTable>> {
         to_array(&guard(|| self.call(Op::Folders))?)
     }
