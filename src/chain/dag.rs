@@ -146,6 +146,18 @@ pub struct Dag {
     /// folder -> path -> maximal versions.
     paths: HashMap<String, BTreeMap<String, Vec<Version>>>,
     pending: HashMap<Hash, Entry>,
+    /// Revocations in the chain: device -> (the revoke entry, the first
+    /// sequence number it revokes). Known ahead of the entry itself when
+    /// the DAG is rebuilt (`expect_revocation`).
+    revokes: HashMap<DeviceId, Vec<(Hash, u64)>>,
+    /// Readmissions in the chain: device -> readmit entries applied.
+    readmits: HashMap<DeviceId, Vec<Hash>>,
+    /// Applied entries that have no effect (their author was revoked).
+    void: HashSet<Hash>,
+    /// Set when a revocation applied after entries it voids: the view no
+    /// longer follows from the entries applied, and the owner of this DAG
+    /// rebuilds it (`take_rebuild`).
+    rebuild: bool,
     /// The `footprint` of what `pending` holds.
     pending_bytes: usize,
     waiting_on: HashMap<Hash, Vec<Hash>>,
@@ -175,6 +187,82 @@ impl Dag {
     /// The highest sequence number of `device` applied here (0: none).
     pub fn last_seq(&self, device: &DeviceId) -> u64 {
         self.author_heads.get(device).map_or(0, |h| h.seq)
+    }
+
+    /// Makes a revocation known before its entry applies, so that a DAG
+    /// rebuilt from a log gives every entry it voids no effect, whatever
+    /// order the log holds them in.
+    pub fn expect_revocation(&mut self, revoke: Hash, target: DeviceId, from: u64) {
+        let list = self.revokes.entry(target).or_default();
+        if !list.iter().any(|(h, _)| *h == revoke) {
+            list.push((revoke, from));
+        }
+    }
+
+    /// True once after a revocation arrived that voids entries already
+    /// applied: the DAG must be rebuilt from its entries.
+    pub fn take_rebuild(&mut self) -> bool {
+        std::mem::take(&mut self.rebuild)
+    }
+
+    /// Whether an applied entry has no effect (its author was revoked in
+    /// the chain before it).
+    pub fn is_void(&self, h: &Hash) -> bool {
+        self.void.contains(h)
+    }
+
+    /// Number of applied entries without effect.
+    pub fn void_len(&self) -> usize {
+        self.void.len()
+    }
+
+    /// Devices revoked in this folder's chain: (device, first sequence
+    /// number revoked), the lowest of each device's revocations.
+    pub fn revocations(&self) -> Vec<(DeviceId, u64)> {
+        let mut v: Vec<(DeviceId, u64)> = self
+            .revokes
+            .iter()
+            .filter_map(|(d, l)| {
+                l.iter()
+                    .filter(|(h, _)| self.nodes.contains_key(h))
+                    .map(|(_, f)| *f)
+                    .min()
+                    .map(|f| (*d, f))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Whether the chain may hold `device`'s entry `seq` without effect: a
+    /// revocation covers it. Such an entry is taken in even from a device
+    /// no longer trusted here, so that the entries of devices that applied
+    /// it, which name it as a parent, still apply.
+    fn maybe_void(&self, device: &DeviceId, seq: u64) -> bool {
+        self.revokes
+            .get(device)
+            .is_some_and(|l| l.iter().any(|(_, from)| seq >= *from))
+    }
+
+    /// Whether an entry by `author` numbered `seq`, with version vector
+    /// `vv`, is void: some revocation of its author covers `seq`, and no
+    /// readmission that knew of that revocation is among its ancestors.
+    fn voided(&self, author: &DeviceId, seq: u64, vv: &VersionVector) -> bool {
+        let Some(list) = self.revokes.get(author) else {
+            return false;
+        };
+        let readmits = self.readmits.get(author);
+        list.iter().filter(|(_, from)| seq >= *from).any(|(v, _)| {
+            !readmits.is_some_and(|rs| {
+                rs.iter().any(|r| {
+                    self.is_ancestor(v, r)
+                        && self
+                            .nodes
+                            .get(r)
+                            .is_some_and(|n| vv.get(&n.author) >= n.seq)
+                })
+            })
+        })
     }
 
     /// Whether `device` may author entry number `seq`.
@@ -254,7 +342,9 @@ impl Dag {
         if self.nodes.contains_key(&entry.hash) || self.pending.contains_key(&entry.hash) {
             return Ok(Inserted::Duplicate);
         }
-        if !self.accepts(&entry.meta.author, entry.meta.seq) {
+        if !self.accepts(&entry.meta.author, entry.meta.seq)
+            && !self.maybe_void(&entry.meta.author, entry.meta.seq)
+        {
             return Err(Problem::UnknownAuthor);
         }
         if check_signature {
@@ -372,6 +462,26 @@ impl Dag {
                 },
             );
         }
+        let void = self.voided(&m.author, m.seq, &vv);
+        if void {
+            self.void.insert(entry.hash);
+        }
+        match (m.kind, m.target()) {
+            (ChangeKind::Revoke, Some(target)) if !void => {
+                let list = self.revokes.entry(target).or_default();
+                if !list.iter().any(|(h, _)| *h == entry.hash) {
+                    list.push((entry.hash, m.size));
+                }
+                // Entries it voids were applied with effect: rebuild.
+                if self.last_seq(&target) >= m.size {
+                    self.rebuild = true;
+                }
+            }
+            (ChangeKind::Readmit, Some(target)) if !void => {
+                self.readmits.entry(target).or_default().push(entry.hash);
+            }
+            _ => {}
+        }
         let version = |present: bool| Version {
             hash: entry.hash,
             author: m.author,
@@ -381,8 +491,16 @@ impl Dag {
             size: if present { m.size } else { 0 },
             mtime_ns: m.mtime_ns,
         };
-        let mut effects = vec![(m.path.clone(), version(m.kind != ChangeKind::Delete))];
-        if m.kind == ChangeKind::Rename {
+        let mut effects = Vec::new();
+        if !void
+            && matches!(
+                m.kind,
+                ChangeKind::Write | ChangeKind::Delete | ChangeKind::Rename
+            )
+        {
+            effects.push((m.path.clone(), version(m.kind != ChangeKind::Delete)));
+        }
+        if !void && m.kind == ChangeKind::Rename {
             effects.push((m.from.clone(), version(false)));
         }
         let folder = self.paths.entry(m.folder.clone()).or_default();

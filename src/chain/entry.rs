@@ -97,6 +97,8 @@ fn kind_code(k: ChangeKind) -> u8 {
         ChangeKind::Write => 1,
         ChangeKind::Delete => 2,
         ChangeKind::Rename => 3,
+        ChangeKind::Revoke => 4,
+        ChangeKind::Readmit => 5,
     }
 }
 
@@ -121,6 +123,16 @@ impl Meta {
                 rule: "is not a valid 'from' path for this kind of entry".into(),
             });
         }
+        if matches!(self.kind, ChangeKind::Revoke | ChangeKind::Readmit) {
+            let ok = self.target().is_some()
+                && self.content == [0u8; 32]
+                && (self.kind == ChangeKind::Readmit || self.size >= 1);
+            if !ok {
+                return Err(HarpError::Protocol(
+                    "a revoke or readmit entry names a device ID as its path, no content, and (revoke) the first sequence number revoked as its size".into(),
+                ));
+            }
+        }
         if self.seq == 0 {
             return Err(HarpError::Protocol("sequence numbers start at 1".into()));
         }
@@ -136,6 +148,14 @@ impl Meta {
             ));
         }
         Ok(())
+    }
+
+    /// For a revoke or readmit entry: the device it is about.
+    pub fn target(&self) -> Option<DeviceId> {
+        match self.kind {
+            ChangeKind::Revoke | ChangeKind::Readmit => DeviceId::parse(&self.path).ok(),
+            _ => None,
+        }
     }
 
     /// The canonical encoding.
@@ -189,6 +209,8 @@ impl Meta {
             Some(1) => ChangeKind::Write,
             Some(2) => ChangeKind::Delete,
             Some(3) => ChangeKind::Rename,
+            Some(4) => ChangeKind::Revoke,
+            Some(5) => ChangeKind::Readmit,
             _ => return Err(bad("unknown kind")),
         };
         let flen = usize::from(r.u8().ok_or_else(|| bad("truncated"))?);

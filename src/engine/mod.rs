@@ -443,16 +443,94 @@ impl Engine {
     /// Accepts no new entry authored by `device`: what it wrote up to now
     /// stays valid. Returns, per folder, the last sequence number still
     /// accepted, for the store to keep.
-    pub fn untrust(&mut self, device: DeviceId) -> Vec<(String, u64)> {
+    ///
+    /// The revocation also goes into each folder's chain, as a signed
+    /// revoke entry of this device: every device that applies it gives the
+    /// untrusted device's later entries no effect, from the same sequence
+    /// number on, and still takes them in, so that the entries of devices
+    /// that applied them before (and name them as parents) apply
+    /// everywhere. So one untrust cuts nobody else off.
+    pub fn untrust(&mut self, device: DeviceId) -> Result<Vec<(String, u64)>> {
         self.trusted.remove(&device);
+        let mut folders: Vec<String> = self.folders.keys().cloned().collect();
+        folders.extend(self.dags.keys().cloned());
+        folders.sort();
+        folders.dedup();
         let mut out = Vec::new();
-        for (folder, d) in self.dags.iter_mut() {
+        for folder in &folders {
+            let d = self.dag_mut(folder);
             let last = d.last_seq(&device);
             d.revoke(device, last);
             out.push((folder.clone(), last));
         }
         self.revoked.insert(device, out.iter().cloned().collect());
-        out
+        let mut batch = Batch::default();
+        let public = self.key.public().to_bytes();
+        for (folder, last) in &out {
+            if !self.folders.contains_key(folder) {
+                continue;
+            }
+            let e = self.local(
+                folder,
+                &Observed {
+                    path: device.to_string(),
+                    kind: ChangeKind::Revoke,
+                    from: String::new(),
+                    size: last + 1,
+                    mtime_ns: now_ms() as i64 * 1_000_000,
+                    manifest: None,
+                },
+                [0u8; 32],
+                public,
+            )?;
+            batch.entries.push((e, None));
+        }
+        sign_all(&self.key, &mut batch.entries);
+        self.commit(batch)?;
+        Ok(out)
+    }
+
+    /// Trusts `device` again after it was untrusted: a readmit entry in
+    /// each folder whose chain revokes it. Its entries that know of the
+    /// readmission count again; those it made while revoked stay void.
+    pub fn readmit(&mut self, device: DeviceId) -> Result<()> {
+        self.trust(device);
+        let folders: Vec<String> = self
+            .dags
+            .iter()
+            .filter(|(f, d)| {
+                self.folders.contains_key(*f) && d.revocations().iter().any(|(r, _)| *r == device)
+            })
+            .map(|(f, _)| f.clone())
+            .collect();
+        let public = self.key.public().to_bytes();
+        let mut batch = Batch::default();
+        for folder in folders {
+            let e = self.local(
+                &folder,
+                &Observed {
+                    path: device.to_string(),
+                    kind: ChangeKind::Readmit,
+                    from: String::new(),
+                    size: 0,
+                    mtime_ns: now_ms() as i64 * 1_000_000,
+                    manifest: None,
+                },
+                [0u8; 32],
+                public,
+            )?;
+            batch.entries.push((e, None));
+        }
+        if batch.entries.is_empty() {
+            return Ok(());
+        }
+        sign_all(&self.key, &mut batch.entries);
+        self.commit(batch)
+    }
+
+    /// Whether `device` is untrusted here.
+    pub fn is_revoked(&self, device: &DeviceId) -> bool {
+        self.revoked.contains_key(device)
     }
 
     /// The DAG of `folder`, read-only (None before its first entry).
@@ -591,6 +669,11 @@ impl Engine {
                 "path": self.folders[id].display().to_string(),
                 "devices": devices,
                 "all_devices": !self.shared.contains_key(id.as_str()),
+                "revoked": self.dags.get(id.as_str()).map(|d| d.revocations()).unwrap_or_default()
+                    .into_iter()
+                    .map(|(d, from)| json!({"device_id": d.to_string(), "from_seq": from}))
+                    .collect::<Vec<_>>(),
+                "void_entries": self.dags.get(id.as_str()).map_or(0, |d| d.void_len()),
                 "files": view.len(),
                 "conflicts": view.values().filter(|f| f.conflict_of.is_some()).count(),
                 // As of the last scan; the first NOT_SYNCED_SHOWN of them.
@@ -978,6 +1061,37 @@ impl Engine {
                 f(&entries);
             }
         }
+        self.rebuild_if_revoked()
+    }
+
+    /// A revocation that arrived after entries it voids: the view must no
+    /// longer show them. The DAGs are rebuilt from the store, where every
+    /// revocation is known before any entry is applied, so the view is the
+    /// one every device derives from the same entries, whatever the order
+    /// they came in; every path of the folders concerned is looked at again.
+    fn rebuild_if_revoked(&mut self) -> Result<()> {
+        let stale: Vec<String> = self
+            .dags
+            .iter_mut()
+            .filter_map(|(f, d)| d.take_rebuild().then(|| f.clone()))
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        for f in &stale {
+            for p in self.view(f).into_keys() {
+                self.dirty.insert((f.clone(), p));
+            }
+        }
+        self.dags = replay(&self.store, self.me, &self.revoked)?;
+        for f in &stale {
+            for p in self.view(f).into_keys() {
+                self.dirty.insert((f.clone(), p));
+            }
+            for p in self.store.files(f)?.into_keys() {
+                self.dirty.insert((f.clone(), p));
+            }
+        }
         Ok(())
     }
 
@@ -1053,17 +1167,34 @@ fn replay(
     revoked: &HashMap<DeviceId, HashMap<String, u64>>,
 ) -> Result<BTreeMap<String, Dag>> {
     let mut dags: BTreeMap<String, Dag> = BTreeMap::new();
+    let new_dag = |folder: &str| {
+        let mut d = Dag::new(me);
+        for (device, per) in revoked {
+            d.revoke(*device, per.get(folder).copied().unwrap_or(0));
+        }
+        d
+    };
+    // Revocations first (the kind is the meta's second byte): an entry a
+    // revocation voids has no effect even when the log holds it first.
+    store.for_each_entry(|_, _, rec| {
+        if rec.get(5) == Some(&4) {
+            if let Ok(e) = Entry::decode(rec) {
+                if let Some(target) = e.meta.target() {
+                    dags.entry(e.meta.folder.clone())
+                        .or_insert_with(|| new_dag(&e.meta.folder))
+                        .expect_revocation(e.hash, target, e.meta.size);
+                }
+            }
+        }
+        Ok(())
+    })?;
     let mut damaged = 0u64;
     store.for_each_entry(|_, _, rec| {
         match Entry::decode(rec) {
             Ok(e) => {
-                let dag = dags.entry(e.meta.folder.clone()).or_insert_with(|| {
-                    let mut d = Dag::new(me);
-                    for (device, per) in revoked {
-                        d.revoke(*device, per.get(&e.meta.folder).copied().unwrap_or(0));
-                    }
-                    d
-                });
+                let dag = dags
+                    .entry(e.meta.folder.clone())
+                    .or_insert_with(|| new_dag(&e.meta.folder));
                 // Entries in the store were checked when they arrived.
                 dag.trust(e.meta.author);
                 if let Some(last) = revoked.get(&e.meta.author) {
@@ -1159,38 +1290,52 @@ mod tests {
         let first = x.entries_since(None, &HashMap::new()).unwrap();
         assert_eq!(me.receive(None, &first).unwrap().applied, 1);
 
-        let last = me.untrust(xid);
+        let last = me.untrust(xid).unwrap();
         assert_eq!(last, vec![("f".to_string(), 1)]);
         me.store().untrust(&xid.0, &last).unwrap();
         std::fs::write(xf.join("b.txt"), "written after").unwrap();
         x.scan("f").unwrap();
-        // Whoever relays them, X's new entries are refused; its old one stays.
+        // Whoever relays them, X's new entries have no effect (they are
+        // taken in, void, so that entries built on them still apply); its
+        // old one stays.
         let all = x.entries_since(None, &HashMap::new()).unwrap();
         let r = me.receive(None, &all).unwrap();
-        assert_eq!(
-            (r.applied, r.duplicates, r.refused.len()),
-            (0, 1, 1),
-            "{r:?}"
-        );
-        assert_eq!(r.refused[0].1, Problem::UnknownAuthor.as_str());
+        assert_eq!((r.duplicates, r.refused.len()), (1, 0), "{r:?}");
+        let files = |e: &Engine| e.view("f").into_keys().collect::<Vec<_>>();
+        assert_eq!(files(&me), ["a.txt"]);
+        assert_eq!(me.dag("f").unwrap().void_len(), 1);
         assert!(me.verify("f").unwrap().ok);
+        // A device X never authored entries for stays out altogether.
+        let stranger = DeviceKey::from_seed([9; 32]);
+        let mut m = Entry::decode(&all[1]).unwrap().meta;
+        m.author = stranger.device_id();
+        m.seq = 1;
+        m.parents = vec![];
+        let forged = Entry::sign(m, GENESIS, &stranger).unwrap().encode();
+        let r = me.receive(None, &[forged]).unwrap();
+        assert_eq!(r.refused[0].1, Problem::UnknownAuthor.as_str());
         drop(me);
 
         let mut me = engine(&t.path().join("s"));
-        let r = me.receive(None, &all).unwrap();
-        assert_eq!(
-            (r.applied, r.refused.len()),
-            (0, 1),
-            "after a restart: {r:?}"
-        );
+        me.receive(None, &all).unwrap();
+        assert_eq!(files(&me), ["a.txt"], "after a restart");
         assert!(
             me.verify("f").unwrap().ok,
             "what X wrote while trusted still verifies"
         );
-        // Trusting it again lifts the cut-off.
-        me.trust(xid);
+        // Trusting it again readmits it: what it writes from then on (its
+        // entries that know of the readmission) counts; what it wrote while
+        // untrusted does not.
         me.store().trust(&xid.0, &[]).unwrap();
-        assert_eq!(me.receive(None, &all).unwrap().applied, 1);
+        me.readmit(xid).unwrap();
+        x.trust(me.device_id());
+        let mine = me.entries_since(None, &have(&x)).unwrap();
+        x.receive(None, &mine).unwrap();
+        std::fs::write(xf.join("c.txt"), "written once trusted again").unwrap();
+        x.scan("f").unwrap();
+        let theirs = x.entries_since(None, &have(&me)).unwrap();
+        me.receive(None, &theirs).unwrap();
+        assert_eq!(files(&me), ["a.txt", "c.txt"]);
     }
 
     /// What `e` holds, as a peer's hello says it.
@@ -1572,6 +1717,101 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again.store().entry_count().unwrap(), n);
+    }
+
+    /// Sends `from` everything `to` lacks, as `from`'s device would.
+    fn sync(from: &Engine, to: &mut Engine) -> Received {
+        let recs = from.entries_since(None, &have(to)).unwrap();
+        to.receive(Some(from.device_id()), &recs).unwrap()
+    }
+
+    fn files_of(e: &Engine) -> Vec<String> {
+        e.view("f").into_keys().collect()
+    }
+
+    #[test]
+    fn an_untrust_travels_in_the_chain_and_cuts_nobody_else_off() {
+        let t = tempfile::tempdir().unwrap();
+        let open = |name: &str, seed: u8| {
+            let dir = t.path().join(name);
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut e = Engine::open(
+                Arc::new(Store::open(&dir).unwrap()),
+                DeviceKey::from_seed([seed; 32]),
+            )
+            .unwrap();
+            e.add_folder("f", &t.path().join(format!("{name}-f")))
+                .unwrap();
+            e
+        };
+        let (mut a, mut b, mut x) = (open("a", 1), open("b", 2), open("x", 3));
+        let ids = [a.device_id(), b.device_id(), x.device_id()];
+        for e in [&mut a, &mut b, &mut x] {
+            for id in ids {
+                if id != e.device_id() {
+                    e.trust(id);
+                }
+            }
+        }
+        let xf = t.path().join("x-f");
+        std::fs::write(xf.join("before.txt"), "written while trusted").unwrap();
+        x.scan("f").unwrap();
+        sync(&x, &mut a);
+        sync(&x, &mut b);
+        // A untrusts X. X writes again; B, which has not heard yet, applies
+        // it and builds on it.
+        a.untrust(x.device_id()).unwrap();
+        std::fs::write(xf.join("after.txt"), "written after the untrust").unwrap();
+        x.scan("f").unwrap();
+        sync(&x, &mut b);
+        assert!(files_of(&b).contains(&"after.txt".to_string()));
+        let bf = t.path().join("b-f");
+        std::fs::write(bf.join("honest.txt"), "B's honest file").unwrap();
+        b.scan("f").unwrap();
+        // B's honest file reaches A (before: it waited forever for X's
+        // entry, which A refused), and X's late entry has no effect there.
+        let r = sync(&b, &mut a);
+        assert_eq!((r.pending, r.refused.len()), (0, 0), "{r:?}");
+        assert_eq!(files_of(&a), ["before.txt", "honest.txt"]);
+        // A's revocation reaches B: X's late entry loses its effect there
+        // too, and both show the same folder.
+        sync(&a, &mut b);
+        assert_eq!(files_of(&b), files_of(&a));
+        assert!(a.verify("f").unwrap().ok && b.verify("f").unwrap().ok);
+        let folders = b.folders().unwrap();
+        assert_eq!(
+            folders[0]["revoked"][0]["device_id"],
+            x.device_id().to_string()
+        );
+        assert_eq!(folders[0]["void_entries"], 1);
+        // A third device that gets every entry in another order agrees.
+        let mut c = open("c", 4);
+        for id in ids {
+            c.trust(id);
+        }
+        let mut all = a.entries_since(None, &HashMap::new()).unwrap();
+        all.reverse();
+        for rec in all {
+            c.receive(None, &[rec]).unwrap();
+        }
+        assert_eq!(files_of(&c), files_of(&a));
+        // After a restart too.
+        drop(b);
+        let b = Engine::open(
+            Arc::new(Store::open(&t.path().join("b")).unwrap()),
+            DeviceKey::from_seed([2; 32]),
+        )
+        .unwrap();
+        assert_eq!(files_of(&b), files_of(&a));
+        // Trusted again: X's entries that know of the readmission count;
+        // what it wrote while revoked stays without effect.
+        a.readmit(x.device_id()).unwrap();
+        sync(&a, &mut x);
+        std::fs::write(xf.join("back.txt"), "written after the readmission").unwrap();
+        x.scan("f").unwrap();
+        sync(&x, &mut a);
+        assert_eq!(files_of(&a), ["back.txt", "before.txt", "honest.txt"]);
+        assert!(a.verify("f").unwrap().ok);
     }
 
     #[test]

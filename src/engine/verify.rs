@@ -198,7 +198,7 @@ pub fn run(store: &Store, dag: &Dag, folder: &str) -> Result<VerifyReport> {
                 .map(|k| DeviceId::of(&k))
                 .ok()
         }) == Some(m.author);
-        if !key_ok || !dag.accepts(&m.author, m.seq) {
+        if !key_ok || !(dag.accepts(&m.author, m.seq) || dag.is_void(&e.hash)) {
             report.problems.push(finding(
                 Problem::UnknownAuthor,
                 if key_ok {

@@ -58,6 +58,13 @@ pub enum ChangeKind {
     Delete,
     /// A file was renamed; `from` holds the old path.
     Rename,
+    /// Chain only, never notified: a device's later entries in a folder
+    /// have no effect (its `path` is the device ID, its `size` the first
+    /// sequence number revoked). See docs/PROTOCOL.md, "Revocation".
+    Revoke,
+    /// Chain only, never notified: a revoked device's entries count again
+    /// from those that know of this entry (its `path` is the device ID).
+    Readmit,
 }
 
 impl ChangeKind {
@@ -79,6 +86,8 @@ impl ChangeKind {
             ChangeKind::Write => "write",
             ChangeKind::Delete => "delete",
             ChangeKind::Rename => "rename",
+            ChangeKind::Revoke => "revoke",
+            ChangeKind::Readmit => "readmit",
         }
     }
 
@@ -87,6 +96,9 @@ impl ChangeKind {
             ChangeKind::Write => 1,
             ChangeKind::Delete => 2,
             ChangeKind::Rename => 3,
+            // Never written to the outbox (`parse` does not produce them).
+            ChangeKind::Revoke => 4,
+            ChangeKind::Readmit => 5,
         }
     }
 

@@ -256,13 +256,20 @@ impl Shared {
                 }
                 let addrs = parse_addresses(&addresses)?;
                 self.store.trust(&id.0, &addresses)?;
-                self.engine.lock().trust(id);
+                {
+                    let mut e = self.engine.lock();
+                    if e.is_revoked(&id) {
+                        e.readmit(id)?;
+                    } else {
+                        e.trust(id);
+                    }
+                }
                 self.net.trust(id, addrs);
                 Ok(json!({ "device_id": id.to_string() }))
             }
             Op::Untrust { device } => {
                 let id = DeviceId::parse(&device)?;
-                let last = self.engine.lock().untrust(id);
+                let last = self.engine.lock().untrust(id)?;
                 self.store.untrust(&id.0, &last)?;
                 self.net.untrust(&id);
                 Ok(json!({ "device_id": id.to_string() }))

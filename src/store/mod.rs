@@ -282,6 +282,15 @@ pub struct Store {
     failed: AtomicBool,
 }
 
+impl Drop for Store {
+    /// redb writes on close, and panics on some kinds of on-disk damage
+    /// while doing so: closing never takes the process down.
+    fn drop(&mut self) {
+        let db = self.db.get_mut().take();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(db)));
+    }
+}
+
 /// A storage error for `what`, with a hint for the I/O errors a user can fix.
 fn describe(what: &str, e: &redb::Error) -> HarpError {
     match e {
