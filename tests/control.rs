@@ -101,6 +101,7 @@ fn child() {
                 folder: "etc".into(),
                 path: "/etc".into(),
                 devices: None,
+                max_file_size: None,
             },
         ),
         ("untrust", Op::Untrust { device: stranger }),
@@ -319,6 +320,7 @@ fn add_folder_refuses_the_state_directory_its_parents_its_insides_and_system_dir
                 folder: "x".into(),
                 path: path.to_str().unwrap().into(),
                 devices: None,
+                max_file_size: None,
             })
             .unwrap_err();
         assert_eq!(e.kind(), "config", "{e}");

@@ -1447,3 +1447,56 @@ fn untrust_is_final_even_for_a_device_holding_a_session_ticket() {
     assert_eq!(node.peer(id).unwrap()["trusted"], false);
     node.assert_verifies();
 }
+
+/// Issue 11, point 10: a folder may set a maximum file size. A trusted
+/// peer's file over it is not fetched (no byte of it is written, and
+/// `status()` says why); a smaller one still arrives.
+#[test]
+fn a_file_over_the_folders_max_file_size_is_not_fetched() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let path = node.folder.to_str().unwrap().to_string();
+    node.owner
+        .call(Op::AddFolder {
+            folder: "docs".into(),
+            path,
+            devices: None,
+            max_file_size: Some(100_000),
+        })
+        .unwrap();
+    assert_eq!(
+        node.owner.call(Op::Folders).unwrap()[0]["max_file_size"],
+        100_000
+    );
+    let mut honest = Node::start("honest");
+    node.trust(honest.id, None);
+    honest.trust(node.id, Some(node.addr));
+    std::fs::write(honest.folder.join("big.bin"), vec![7u8; 300_000]).unwrap();
+    honest
+        .owner
+        .call(Op::Scan {
+            folder: "docs".into(),
+        })
+        .unwrap();
+    // Refused, with the reason where an admin looks.
+    let mut why = String::new();
+    wait_until("the big file to be refused", WAIT, || {
+        let st = node.owner.status().unwrap();
+        why = st["not_applied"].to_string();
+        why.contains("big.bin") && why.contains("max_file_size")
+    });
+    // A small file written after it arrives: the refusal held nothing up.
+    std::fs::write(honest.folder.join("small.txt"), b"fits").unwrap();
+    honest
+        .owner
+        .call(Op::Scan {
+            folder: "docs".into(),
+        })
+        .unwrap();
+    let small = node.folder.join("small.txt");
+    wait_until("the small file to arrive", WAIT, || {
+        std::fs::read(&small).ok().as_deref() == Some(&b"fits"[..])
+    });
+    assert_eq!(node.files(), ["small.txt"], "{why}");
+    node.assert_verifies();
+}

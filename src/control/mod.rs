@@ -63,6 +63,10 @@ pub enum Op {
         /// trusted device.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         devices: Option<Vec<String>>,
+        /// The largest file a peer may make this node write there, bytes;
+        /// absent: no limit but the disk's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_file_size: Option<u64>,
     },
     /// Shares a folder with one more device.
     ShareFolder {
@@ -339,6 +343,7 @@ mod tests {
                 folder: "etc".into(),
                 path: "/etc".into(),
                 devices: None,
+                max_file_size: None,
             },
             Op::Trust {
                 device: "X".into(),

@@ -120,6 +120,8 @@ pub struct Engine {
     /// Whom each folder is shared with; a folder missing here goes to every
     /// trusted device.
     shared: HashMap<String, BTreeSet<DeviceId>>,
+    /// The largest file a peer may make this node write, per folder.
+    max_size: HashMap<String, u64>,
     on_commit: Option<OnCommit>,
     /// Paths that entries from peers touched since the applier last looked.
     dirty: std::collections::BTreeSet<(String, String)>,
@@ -221,6 +223,7 @@ impl Engine {
             .into_iter()
             .map(|(id, devices)| (id, devices.into_iter().map(DeviceId).collect()))
             .collect();
+        let max_size = store.folder_max_sizes()?.into_iter().collect();
         let mut trusted = HashSet::from([me]);
         for d in dags.values() {
             trusted.extend(d.version_vector().into_iter().map(|(a, _)| a));
@@ -237,6 +240,7 @@ impl Engine {
             store,
             folders,
             shared,
+            max_size,
             on_commit: None,
             dirty: Default::default(),
             quota: HashMap::new(),
@@ -627,6 +631,23 @@ impl Engine {
         self.set_devices(folder, Some(l))
     }
 
+    /// Sets (None: lifts) the largest file a peer may make this node write
+    /// in `folder`; a larger one is not fetched, and `status()` says why.
+    pub fn set_max_file_size(&mut self, folder: &str, max: Option<u64>) -> Result<()> {
+        self.root(folder)?;
+        self.store.set_folder_max_size(folder, max)?;
+        match max {
+            Some(m) => self.max_size.insert(folder.to_string(), m),
+            None => self.max_size.remove(folder),
+        };
+        Ok(())
+    }
+
+    /// The largest file a peer may make this node write in `folder`.
+    pub fn max_file_size(&self, folder: &str) -> Option<u64> {
+        self.max_size.get(folder).copied()
+    }
+
     fn map_folder(&mut self, id: &str, path: &Path) -> Result<()> {
         paths::check_folder_id(id)?;
         // Not the state directory, nor around or in it, nor a system
@@ -674,6 +695,7 @@ impl Engine {
                     .map(|(d, from)| json!({"device_id": d.to_string(), "from_seq": from}))
                     .collect::<Vec<_>>(),
                 "void_entries": self.dags.get(id.as_str()).map_or(0, |d| d.void_len()),
+                "max_file_size": self.max_size.get(id.as_str()),
                 "files": view.len(),
                 "conflicts": view.values().filter(|f| f.conflict_of.is_some()).count(),
                 // As of the last scan; the first NOT_SYNCED_SHOWN of them.

@@ -494,6 +494,13 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
             return Ok(false);
         }
     }
+    let max = shared.engine.lock().max_file_size(folder);
+    if let Some(max) = max.filter(|m| v.size > *m) {
+        return Err(HarpError::Config(format!(
+            "{folder}/{path} is {} bytes, over the folder's max_file_size of {max}; not fetched (raise it with addFolder's max_file_size)",
+            v.size
+        )));
+    }
     let kib = (manifest_bound(v.size).div_ceil(1024) as usize).clamp(1, MANIFEST_BUDGET_KIB);
     let _manifest_memory = ctx
         .manifest_kib

@@ -209,6 +209,7 @@ impl Shared {
                 folder,
                 path,
                 devices,
+                max_file_size,
             } => {
                 let devices = match devices {
                     Some(list) => Some(
@@ -218,9 +219,11 @@ impl Shared {
                     ),
                     None => None,
                 };
-                self.engine
-                    .lock()
-                    .add_folder_shared(&folder, Path::new(&path), devices)?;
+                {
+                    let mut e = self.engine.lock();
+                    e.add_folder_shared(&folder, Path::new(&path), devices)?;
+                    e.set_max_file_size(&folder, max_file_size)?;
+                }
                 self.resync(&folder);
                 Ok(json!({ "folder": folder }))
             }

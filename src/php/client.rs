@@ -64,7 +64,7 @@ impl Client {
     }
 
     /// Asks the owner to sync `$path` as folder `$folderId` (see
-    /// `Node::addFolder`, and its `devices` option). Throws
+    /// `Node::addFolder`, and its `devices` and `max_file_size` options). Throws
     /// `NotRunningException` when no owner runs.
     pub fn addFolder(
         &self,
@@ -73,11 +73,12 @@ impl Client {
         options: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
         guard(|| {
-            let devices = super::node::folder_options(options)?;
+            let (devices, max_file_size) = super::node::folder_options(options)?;
             self.inner.call(Op::AddFolder {
                 folder: folderId,
                 path,
                 devices,
+                max_file_size,
             })
         })?;
         Ok(())

@@ -84,12 +84,15 @@ fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
     Ok(config)
 }
 
-/// `addFolder`'s options: the `devices` list, if given.
-pub(super) fn folder_options(opts: Option<&ZendHashTable>) -> Result<Option<Vec<String>>> {
+/// `addFolder`'s options: the `devices` list and `max_file_size`, if given.
+pub(super) fn folder_options(
+    opts: Option<&ZendHashTable>,
+) -> Result<(Option<Vec<String>>, Option<u64>)> {
     let Some(opts) = opts else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let mut devices = None;
+    let mut max = None;
     for (key, val) in opts.iter() {
         match key.to_string().as_str() {
             "devices" => {
@@ -107,14 +110,25 @@ pub(super) fn folder_options(opts: Option<&ZendHashTable>) -> Result<Option<Vec<
                 }
                 devices = Some(out);
             }
+            "max_file_size" => {
+                let n = val
+                    .long()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or_else(|| {
+                        HarpError::Config(
+                            "option 'max_file_size' must be a number of bytes, 0 or more".into(),
+                        )
+                    })?;
+                max = Some(n);
+            }
             other => {
                 return Err(HarpError::Config(format!(
-                    "unknown folder option {other:?}; known options: devices"
+                    "unknown folder option {other:?}; known options: devices, max_file_size"
                 )))
             }
         }
     }
-    Ok(devices)
+    Ok((devices, max))
 }
 
 fn hostname() -> String {
@@ -225,10 +239,12 @@ impl Node {
 
     /// Syncs the directory `$path` (created if missing) as folder
     /// `$folderId` (1-64 characters of A-Z a-z 0-9 . _ -). Mapping an id
-    /// again moves it. Options: `devices`, the device IDs the folder is
-    /// shared with: its entries, manifests and chunks go to those devices
-    /// only and are taken from them only. Without it the folder is shared
-    /// with every trusted device.
+    /// again moves it, and sets its options anew. Options: `devices`, the
+    /// device IDs the folder is shared with: its entries, manifests and
+    /// chunks go to those devices only and are taken from them only
+    /// (without it, every trusted device); `max_file_size`, the largest
+    /// file in bytes a peer may make this node write there (a larger one is
+    /// not fetched, and `status()['not_applied']` says why).
     pub fn addFolder(
         &mut self,
         folderId: String,
@@ -236,11 +252,12 @@ impl Node {
         options: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
         guard(|| {
-            let devices = folder_options(options)?;
+            let (devices, max_file_size) = folder_options(options)?;
             self.call(Op::AddFolder {
                 folder: folderId,
                 path,
                 devices,
+                max_file_size,
             })?;
             Ok(())
         })

@@ -70,6 +70,7 @@ const TRUSTED: TableDefinition<&[u8], &str> = TableDefinition::new("trusted");
 /// Untrusted devices: the last sequence number of theirs still accepted.
 const REVOKED: TableDefinition<&[u8], u64> = TableDefinition::new("revoked");
 const FOLDER_DEVICES: TableDefinition<&str, &str> = TableDefinition::new("folder_devices");
+const FOLDER_MAX_SIZE: TableDefinition<&str, u64> = TableDefinition::new("folder_max_size");
 const CONTENT_FOLDERS: TableDefinition<&[u8], u8> = TableDefinition::new("content_folders");
 const CHUNK_FOLDERS: TableDefinition<&[u8], u8> = TableDefinition::new("chunk_folders");
 const LEGACY_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("legacy_log");
@@ -394,6 +395,7 @@ impl Store {
             txn.open_table(TRUSTED).map_err(|x| e(x.into()))?;
             txn.open_table(REVOKED).map_err(|x| e(x.into()))?;
             txn.open_table(FOLDER_DEVICES).map_err(|x| e(x.into()))?;
+            txn.open_table(FOLDER_MAX_SIZE).map_err(|x| e(x.into()))?;
             txn.open_table(CONTENT_FOLDERS).map_err(|x| e(x.into()))?;
             txn.open_table(CHUNK_FOLDERS).map_err(|x| e(x.into()))?;
             txn.open_table(LEGACY_LOG).map_err(|x| e(x.into()))?;
@@ -964,6 +966,41 @@ impl Store {
                 }
             }
             txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// Sets (or, with None, lifts) the largest file a peer may make this
+    /// node write in `folder`.
+    pub fn set_folder_max_size(&self, folder: &str, max: Option<u64>) -> Result<()> {
+        shield(|| {
+            let e = self.err("saving a folder's limit");
+            let db = self.db()?;
+            let txn = db.begin_write().map_err(|x| e(x.into()))?;
+            {
+                let mut t = txn.open_table(FOLDER_MAX_SIZE).map_err(|x| e(x.into()))?;
+                match max {
+                    Some(m) => t.insert(folder, m).map(|_| ()),
+                    None => t.remove(folder).map(|_| ()),
+                }
+                .map_err(|x| e(x.into()))?;
+            }
+            txn.commit().map_err(|x| e(x.into()))
+        })
+    }
+
+    /// The folders' largest file sizes: (folder, bytes).
+    pub fn folder_max_sizes(&self) -> Result<Vec<(String, u64)>> {
+        shield(|| {
+            let e = self.err("reading the folders' limits");
+            let db = self.db()?;
+            let txn = db.begin_read().map_err(|x| e(x.into()))?;
+            let t = txn.open_table(FOLDER_MAX_SIZE).map_err(|x| e(x.into()))?;
+            let mut out = Vec::new();
+            for row in t.iter().map_err(|x| e(x.into()))? {
+                let (k, v) = row.map_err(|x| e(x.into()))?;
+                out.push((k.value().to_string(), v.value()));
+            }
+            Ok(out)
         })
     }
 
