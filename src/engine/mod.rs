@@ -122,6 +122,9 @@ pub struct Engine {
     shared: HashMap<String, BTreeSet<DeviceId>>,
     /// The largest file a peer may make this node write, per folder.
     max_size: HashMap<String, u64>,
+    /// Folders mapped where no folder may be (checked at start): id ->
+    /// (path, why). Not synced until mapped again.
+    refused: BTreeMap<String, (PathBuf, String)>,
     on_commit: Option<OnCommit>,
     /// Paths that entries from peers touched since the applier last looked.
     dirty: std::collections::BTreeSet<(String, String)>,
@@ -213,11 +216,24 @@ impl Engine {
                 .insert(folder, last);
         }
         let dags = replay(&store, me, &revoked)?;
-        let folders = store
-            .folders()?
-            .into_iter()
-            .map(|(id, p)| (id, PathBuf::from(p)))
-            .collect();
+        // A mapping made before the location rules existed is checked
+        // again: one that holds the state directory, or is a system
+        // directory, is not synced (nothing of it is read or published)
+        // until it is mapped again somewhere allowed.
+        let mut folders = HashMap::new();
+        let mut refused = BTreeMap::new();
+        for (id, p) in store.folders()? {
+            let path = PathBuf::from(p);
+            match location::check(&path, store.dir()) {
+                Ok(()) => {
+                    folders.insert(id, path);
+                }
+                Err(e) => {
+                    warn(&format!("folder {id} is not synced: {e}"));
+                    refused.insert(id, (path, e.to_string()));
+                }
+            }
+        }
         let shared = store
             .folder_devices()?
             .into_iter()
@@ -241,6 +257,7 @@ impl Engine {
             folders,
             shared,
             max_size,
+            refused,
             on_commit: None,
             dirty: Default::default(),
             quota: HashMap::new(),
@@ -666,6 +683,7 @@ impl Engine {
         })?;
         self.store.add_folder(id, text)?;
         self.folders.insert(id.to_string(), canon);
+        self.refused.remove(id);
         Ok(())
     }
 
@@ -706,6 +724,14 @@ impl Engine {
                         .map(|(p, why)| json!({"path": p, "reason": why}))
                         .collect::<Vec<_>>()
                 }).unwrap_or_default(),
+            }));
+        }
+        for (id, (path, why)) in &self.refused {
+            list.push(json!({
+                "id": id,
+                "path": path.display().to_string(),
+                "state": "refused",
+                "error": why,
             }));
         }
         Ok(Value::Array(list))
@@ -1834,6 +1860,29 @@ mod tests {
         sync(&x, &mut a);
         assert_eq!(files_of(&a), ["back.txt", "before.txt", "honest.txt"]);
         assert!(a.verify("f").unwrap().ok);
+    }
+
+    #[test]
+    fn a_folder_mapped_around_the_state_directory_before_the_rules_is_not_synced() {
+        let t = tempfile::tempdir().unwrap();
+        let state = t.path().join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join("device.key"), "secret").unwrap();
+        {
+            // As an older Harp mapped it: straight into the store.
+            let store = Store::open(&state).unwrap();
+            store.add_folder("all", t.path().to_str().unwrap()).unwrap();
+        }
+        let mut e = engine(&state);
+        let err = e.scan("all").unwrap_err().to_string();
+        assert!(err.contains("unknown folder"), "{err}");
+        let f = e.folders().unwrap();
+        assert_eq!(f[0]["state"], "refused", "{f}");
+        assert!(
+            f[0]["error"].as_str().unwrap().contains("state directory"),
+            "{f}"
+        );
+        assert!(e.entries_since(None, &HashMap::new()).unwrap().is_empty());
     }
 
     #[test]
