@@ -162,6 +162,7 @@ fn main() {
             folder: "docs".into(),
             path: "/srv/docs".into(),
             devices: Some(vec![key.device_id().to_string()]),
+            all_devices: false,
             max_file_size: None,
         },
         Op::ShareFolder {

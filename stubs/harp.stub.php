@@ -233,12 +233,14 @@ namespace Harp {
         /**
          * Syncs the directory `$path` (created if missing) as folder
          * `$folderId` (1-64 characters of A-Z a-z 0-9 . _ -). Mapping an id
-         * again moves it, and sets its options anew. Options: `devices`, the
-         * device IDs the folder is shared with: its entries, manifests and
-         * chunks go to those devices only and are taken from them only
-         * (without it, every trusted device); `max_file_size`, the largest
-         * file in bytes a peer may make this node write there (a larger one is
-         * not fetched, and `status()['not_applied']` says why).
+         * again moves it. Options: `devices`, the device IDs the folder is
+         * shared with: its entries, manifests and chunks go to those devices
+         * only and are taken from them only (without it, a new folder goes to
+         * every trusted device and one mapped again keeps its list);
+         * `all_devices` => true, share it with every trusted device again;
+         * `max_file_size`, the largest file in bytes a peer may make this node
+         * write there (0: no limit; a larger one is not fetched, and
+         * `status()['not_applied']` says why).
          *
          * @param string $folderId
          * @param string $path

@@ -101,6 +101,7 @@ fn child() {
                 folder: "etc".into(),
                 path: "/etc".into(),
                 devices: None,
+                all_devices: false,
                 max_file_size: None,
             },
         ),
@@ -320,6 +321,7 @@ fn add_folder_refuses_the_state_directory_its_parents_its_insides_and_system_dir
                 folder: "x".into(),
                 path: path.to_str().unwrap().into(),
                 devices: None,
+                all_devices: false,
                 max_file_size: None,
             })
             .unwrap_err();

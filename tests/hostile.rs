@@ -1461,6 +1461,7 @@ fn a_file_over_the_folders_max_file_size_is_not_fetched() {
             folder: "docs".into(),
             path,
             devices: None,
+            all_devices: false,
             max_file_size: Some(100_000),
         })
         .unwrap();

@@ -59,12 +59,17 @@ pub enum Op {
         folder: String,
         /// Local directory.
         path: String,
-        /// The devices it is shared with (device ID text); absent: every
-        /// trusted device.
+        /// The devices it is shared with (device ID text); absent: a new
+        /// folder goes to every trusted device, one mapped again keeps its
+        /// list (unless `all_devices`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         devices: Option<Vec<String>>,
-        /// The largest file a peer may make this node write there, bytes;
-        /// absent: no limit but the disk's.
+        /// Share it with every trusted device, now and later.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all_devices: bool,
+        /// The largest file a peer may make this node write there, bytes
+        /// (0: no limit but the disk's); absent: as it was (none for a new
+        /// folder).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_file_size: Option<u64>,
     },
@@ -343,6 +348,7 @@ mod tests {
                 folder: "etc".into(),
                 path: "/etc".into(),
                 devices: None,
+                all_devices: false,
                 max_file_size: None,
             },
             Op::Trust {

@@ -587,10 +587,11 @@ impl Engine {
         })
     }
 
-    /// Maps `id` to the directory `path` (created if missing), shared with
-    /// every trusted device.
+    /// Maps `id` to the directory `path` (created if missing). A new
+    /// folder is shared with every trusted device; one mapped again keeps
+    /// whom it is shared with.
     pub fn add_folder(&mut self, id: &str, path: &Path) -> Result<()> {
-        self.add_folder_shared(id, path, None)
+        self.map_folder(id, path)
     }
 
     /// Maps `id` to the directory `path`, shared with exactly `devices`
@@ -1604,6 +1605,10 @@ mod tests {
         assert!(me.shares("open", sales_peer) && !me.shares("open", other));
         me.share_folder("open", other).unwrap();
         assert!(me.shares("open", other));
+        // Mapping it again (as `occ harp:daemon` does at every start) keeps
+        // whom it is shared with.
+        me.add_folder("hr", &t.path().join("hr")).unwrap();
+        assert!(!me.shares("hr", sales_peer) && me.shares("hr", other));
         // The choice survives a restart.
         let dir = t.path().join("ms");
         drop(me);

@@ -209,6 +209,7 @@ impl Shared {
                 folder,
                 path,
                 devices,
+                all_devices,
                 max_file_size,
             } => {
                 let devices = match devices {
@@ -221,8 +222,16 @@ impl Shared {
                 };
                 {
                     let mut e = self.engine.lock();
-                    e.add_folder_shared(&folder, Path::new(&path), devices)?;
-                    e.set_max_file_size(&folder, max_file_size)?;
+                    match (devices, all_devices) {
+                        (Some(list), _) => {
+                            e.add_folder_shared(&folder, Path::new(&path), Some(list))?
+                        }
+                        (None, true) => e.add_folder_shared(&folder, Path::new(&path), None)?,
+                        (None, false) => e.add_folder(&folder, Path::new(&path))?,
+                    }
+                    if let Some(max) = max_file_size {
+                        e.set_max_file_size(&folder, (max > 0).then_some(max))?;
+                    }
                 }
                 self.resync(&folder);
                 Ok(json!({ "folder": folder }))

@@ -73,13 +73,8 @@ impl Client {
         options: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
         guard(|| {
-            let (devices, max_file_size) = super::node::folder_options(options)?;
-            self.inner.call(Op::AddFolder {
-                folder: folderId,
-                path,
-                devices,
-                max_file_size,
-            })
+            self.inner
+                .call(super::node::folder_options(options)?.op(folderId, path))
         })?;
         Ok(())
     }

@@ -84,15 +84,32 @@ fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
     Ok(config)
 }
 
-/// `addFolder`'s options: the `devices` list and `max_file_size`, if given.
-pub(super) fn folder_options(
-    opts: Option<&ZendHashTable>,
-) -> Result<(Option<Vec<String>>, Option<u64>)> {
+/// `addFolder`'s options.
+#[derive(Default)]
+pub(super) struct FolderOptions {
+    pub devices: Option<Vec<String>>,
+    pub all_devices: bool,
+    pub max_file_size: Option<u64>,
+}
+
+impl FolderOptions {
+    pub fn op(self, folder: String, path: String) -> Op {
+        Op::AddFolder {
+            folder,
+            path,
+            devices: self.devices,
+            all_devices: self.all_devices,
+            max_file_size: self.max_file_size,
+        }
+    }
+}
+
+/// `addFolder`'s options: `devices`, `all_devices`, `max_file_size`.
+pub(super) fn folder_options(opts: Option<&ZendHashTable>) -> Result<FolderOptions> {
+    let mut o = FolderOptions::default();
     let Some(opts) = opts else {
-        return Ok((None, None));
+        return Ok(o);
     };
-    let mut devices = None;
-    let mut max = None;
     for (key, val) in opts.iter() {
         match key.to_string().as_str() {
             "devices" => {
@@ -108,7 +125,12 @@ pub(super) fn folder_options(
                     crate::identity::DeviceId::parse(id)?;
                     out.push(id.to_string());
                 }
-                devices = Some(out);
+                o.devices = Some(out);
+            }
+            "all_devices" => {
+                o.all_devices = val.bool().ok_or_else(|| {
+                    HarpError::Config("option 'all_devices' must be true or false".into())
+                })?;
             }
             "max_file_size" => {
                 let n = val
@@ -119,16 +141,16 @@ pub(super) fn folder_options(
                             "option 'max_file_size' must be a number of bytes, 0 or more".into(),
                         )
                     })?;
-                max = Some(n);
+                o.max_file_size = Some(n);
             }
             other => {
                 return Err(HarpError::Config(format!(
-                    "unknown folder option {other:?}; known options: devices, max_file_size"
+                    "unknown folder option {other:?}; known options: devices, all_devices, max_file_size"
                 )))
             }
         }
     }
-    Ok((devices, max))
+    Ok(o)
 }
 
 fn hostname() -> String {
@@ -239,12 +261,14 @@ impl Node {
 
     /// Syncs the directory `$path` (created if missing) as folder
     /// `$folderId` (1-64 characters of A-Z a-z 0-9 . _ -). Mapping an id
-    /// again moves it, and sets its options anew. Options: `devices`, the
-    /// device IDs the folder is shared with: its entries, manifests and
-    /// chunks go to those devices only and are taken from them only
-    /// (without it, every trusted device); `max_file_size`, the largest
-    /// file in bytes a peer may make this node write there (a larger one is
-    /// not fetched, and `status()['not_applied']` says why).
+    /// again moves it. Options: `devices`, the device IDs the folder is
+    /// shared with: its entries, manifests and chunks go to those devices
+    /// only and are taken from them only (without it, a new folder goes to
+    /// every trusted device and one mapped again keeps its list);
+    /// `all_devices` => true, share it with every trusted device again;
+    /// `max_file_size`, the largest file in bytes a peer may make this node
+    /// write there (0: no limit; a larger one is not fetched, and
+    /// `status()['not_applied']` says why).
     pub fn addFolder(
         &mut self,
         folderId: String,
@@ -252,13 +276,7 @@ impl Node {
         options: Option<&ZendHashTable>,
     ) -> PhpResult<()> {
         guard(|| {
-            let (devices, max_file_size) = folder_options(options)?;
-            self.call(Op::AddFolder {
-                folder: folderId,
-                path,
-                devices,
-                max_file_size,
-            })?;
+            self.call(folder_options(options)?.op(folderId, path))?;
             Ok(())
         })
     }
