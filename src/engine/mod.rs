@@ -1574,6 +1574,8 @@ mod tests {
         let r = peer.receive(Some(me.device_id()), &sent).unwrap();
         assert_eq!((r.applied, r.pending, r.refused.len()), (3, 0, 0), "{r:?}");
         assert!(peer.verify("sales").unwrap().ok);
+        // And here, where both folders interleave their entries in one log.
+        assert!(me.verify("sales").unwrap().ok && me.verify("hr").unwrap().ok);
         // What the sales peer sends for hr is refused, and so is all it
         // sends once sales is no longer shared with it.
         let all = me.entries_since(None, &HashMap::new()).unwrap();

@@ -151,8 +151,6 @@ pub fn run(store: &Store, dag: &Dag, folder: &str) -> Result<VerifyReport> {
             }
         };
         let m = &e.meta;
-        // The next entry links to the id this one is filed under.
-        let prev_seen = last.insert(m.author, (m.seq, filed));
         // Bytes that no longer hash to the id they are filed under are
         // damage whatever folder they now claim: a flipped bit in the folder
         // name must not move an entry out of the folder being verified.
@@ -160,6 +158,10 @@ pub fn run(store: &Store, dag: &Dag, folder: &str) -> Result<VerifyReport> {
         if m.folder != folder && !damaged {
             return Ok(());
         }
+        // The next entry of this author in this folder (format 2: one
+        // chain per author per folder) links to the id this one is filed
+        // under.
+        let prev_seen = last.insert(m.author, (m.seq, filed));
         report.checked += 1;
         let finding = |reason: Problem, detail: String| Finding {
             entry: hex(&filed),
