@@ -39,13 +39,15 @@ namespace Harp {
 
         /**
          * Asks the owner to sync `$path` as folder `$folderId` (see
-         * `Node::addFolder`). Throws `NotRunningException` when no owner runs.
+         * `Node::addFolder`, and its `devices` option). Throws
+         * `NotRunningException` when no owner runs.
          *
          * @param string $folderId
          * @param string $path
+         * @param array|null $options
          * @return void
          */
-        public function addFolder(string $folderId, string $path): void {}
+        public function addFolder(string $folderId, string $path, ?array $options = null): void {}
 
         /**
          * The owner's folders (see `Node::folders`).
@@ -94,6 +96,16 @@ namespace Harp {
         public function scan(string $folderId): array {}
 
         /**
+         * Asks the owner to share a folder with one more device (see
+         * `Node::shareFolder`).
+         *
+         * @param string $folderId
+         * @param string $deviceId
+         * @return void
+         */
+        public function shareFolder(string $folderId, string $deviceId): void {}
+
+        /**
          * The owner's status (see `Node::status`) with `role` = `client`. When
          * no owner runs: `running` false, the owner `pid` if one holds the lock
          * without running, and `outbox`, the notifies waiting for an owner.
@@ -110,6 +122,16 @@ namespace Harp {
          * @return void
          */
         public function trust(string $deviceId, ?array $addresses = null): void {}
+
+        /**
+         * Asks the owner to stop sharing a folder with a device (see
+         * `Node::unshareFolder`).
+         *
+         * @param string $folderId
+         * @param string $deviceId
+         * @return void
+         */
+        public function unshareFolder(string $folderId, string $deviceId): void {}
 
         /**
          * Asks the owner to unpin a device (see `Node::untrust`).
@@ -211,13 +233,17 @@ namespace Harp {
         /**
          * Syncs the directory `$path` (created if missing) as folder
          * `$folderId` (1-64 characters of A-Z a-z 0-9 . _ -). Mapping an id
-         * again moves it.
+         * again moves it. Options: `devices`, the device IDs the folder is
+         * shared with: its entries, manifests and chunks go to those devices
+         * only and are taken from them only. Without it the folder is shared
+         * with every trusted device.
          *
          * @param string $folderId
          * @param string $path
+         * @param array|null $options
          * @return void
          */
-        public function addFolder(string $folderId, string $path): void {}
+        public function addFolder(string $folderId, string $path, ?array $options = null): void {}
 
         /**
          * The local changes this node has taken from the outbox, oldest first:
@@ -241,10 +267,12 @@ namespace Harp {
         public function deviceId(): string {}
 
         /**
-         * The folders: arrays with `id`, `path`, `files` (in the synced view),
-         * `conflicts` (conflict copies among them), `not_synced` (symlinks,
-         * FIFOs, sockets and device files the last scan found: never followed
-         * or opened) and `not_synced_paths` (the first 100: `path`, `reason`).
+         * The folders: arrays with `id`, `path`, `devices` (the device IDs it
+         * is shared with), `all_devices` (true: shared with every trusted
+         * device), `files` (in the synced view), `conflicts` (conflict copies
+         * among them), `not_synced` (symlinks, FIFOs, sockets and device files
+         * the last scan found: never followed or opened) and
+         * `not_synced_paths` (the first 100: `path`, `reason`).
          *
          * @return array
          */
@@ -291,6 +319,16 @@ namespace Harp {
         public function scan(string $folderId): array {}
 
         /**
+         * Shares folder `$folderId` with device `$deviceId` too (a folder
+         * shared with every trusted device already includes it).
+         *
+         * @param string $folderId
+         * @param string $deviceId
+         * @return void
+         */
+        public function shareFolder(string $folderId, string $deviceId): void {}
+
+        /**
          * Starts the runtime on a background thread: the control socket for
          * clients and the intake of notifies. Returns once it is listening.
          * Starting a running node does nothing.
@@ -330,6 +368,16 @@ namespace Harp {
          * @return void
          */
         public function trust(string $deviceId, ?array $addresses = null): void {}
+
+        /**
+         * Stops sharing folder `$folderId` with device `$deviceId`: it gets
+         * nothing more of the folder, and what it sends for it is refused.
+         *
+         * @param string $folderId
+         * @param string $deviceId
+         * @return void
+         */
+        public function unshareFolder(string $folderId, string $deviceId): void {}
 
         /**
          * Removes a device from the trust list and drops its connection.
