@@ -37,7 +37,10 @@ class Daemon
             'name' => $this->config->deviceName(),
         ]);
         foreach ($this->folders->all() as $m) {
-            $node->addFolder($m->folderId, $m->localPath);
+            // Whom it is shared with, as the mapping says (harp:folder:add
+            // --device, harp:folder:share and :unshare keep it): without
+            // 'devices' the node shares it with every trusted device.
+            $node->addFolder($m->folderId, $m->localPath, $m->devices === null ? [] : ['devices' => $m->devices]);
         }
         $node->start();
         foreach ($this->folders->all() as $m) {

@@ -39,14 +39,18 @@ class FolderMap
     }
 
     /**
-     * Maps $folderId to $path in $user's files (created if missing). The
-     * folder must be on local storage: Harp syncs a directory on disk.
+     * Maps $folderId to $path in $user's files (created if missing), shared
+     * with $devices (device IDs; null: every trusted device). The folder must
+     * be on local storage: Harp syncs a directory on disk.
      * @throws \InvalidArgumentException with a message for the admin
      */
-    public function add(string $folderId, string $user, string $path): Mapping
+    public function add(string $folderId, string $user, string $path, ?array $devices = null): Mapping
     {
         if (!preg_match(self::ID_PATTERN, $folderId)) {
             throw new \InvalidArgumentException("'$folderId' is not a valid Harp folder id: use 1 to 64 characters from A-Z a-z 0-9 . _ -, the same on every device.");
+        }
+        if ($devices !== null) {
+            $devices = array_values(array_unique(array_map(DeviceId::normalize(...), $devices)));
         }
         $path = '/' . trim($path, '/');
         try {
@@ -66,7 +70,7 @@ class FolderMap
         if (!is_string($local) || !is_dir($local)) {
             throw new \InvalidArgumentException("Cannot find '$path' on disk.");
         }
-        $mapping = new Mapping($folderId, $user, $path, (int) $storage->getCache()->getNumericStorageId(), $node->getInternalPath(), rtrim($local, '/'));
+        $mapping = new Mapping($folderId, $user, $path, (int) $storage->getCache()->getNumericStorageId(), $node->getInternalPath(), rtrim($local, '/'), $devices);
         foreach ($this->all() as $m) {
             if ($m->folderId !== $folderId && ($m->localPath === $mapping->localPath || Mapping::below($m->localPath, $mapping->localPath) !== null || Mapping::below($mapping->localPath, $m->localPath) !== null)) {
                 throw new \InvalidArgumentException("'$path' overlaps folder '{$m->folderId}' ({$m->user}: {$m->path}); a file can belong to one Harp folder only.");
@@ -76,6 +80,16 @@ class FolderMap
         $list[] = $mapping->toArray();
         $this->config->setMappings(array_values($list));
         return $mapping;
+    }
+
+    /**
+     * Records whom $folderId is shared with (null: every trusted device), as
+     * the daemon's node has it after a share or unshare.
+     */
+    public function setDevices(string $folderId, ?array $devices): void
+    {
+        $list = array_map(fn (array $a) => $a['folderId'] === $folderId ? Mapping::fromArray($a)->withDevices($devices)->toArray() : $a, $this->config->mappings());
+        $this->config->setMappings(array_values($list));
     }
 
     /**

@@ -2,7 +2,8 @@
 /**
  * One Harp folder mapped to a folder in a user's files: where it is for
  * Nextcloud (user + path, and storage id + internal path, which cache events
- * carry) and on disk (the directory the Harp node syncs).
+ * carry), on disk (the directory the Harp node syncs), and whom it is shared
+ * with (the daemon applies this each time it starts).
  */
 
 declare(strict_types=1);
@@ -22,6 +23,8 @@ final class Mapping
         public readonly string $internalPath,
         /** The directory on disk that Harp syncs */
         public readonly string $localPath,
+        /** The device IDs it is shared with; null: every trusted device */
+        public readonly ?array $devices = null,
     ) {
     }
 
@@ -36,9 +39,30 @@ final class Mapping
         return get_object_vars($this);
     }
 
+    /** The same folder, shared with $devices (null: every trusted device). */
+    public function withDevices(?array $devices): self
+    {
+        return new self($this->folderId, $this->user, $this->path, $this->storageId, $this->internalPath, $this->localPath, $devices === null ? null : array_values($devices));
+    }
+
+    /** Whom it is shared with, as the commands say it. */
+    public function sharedWith(): string
+    {
+        return self::describeSharing($this->devices === null, $this->devices ?? []);
+    }
+
+    /** "all trusted devices", the IDs, or "no device". */
+    public static function describeSharing(bool $all, array $devices): string
+    {
+        if ($all) {
+            return 'all trusted devices';
+        }
+        return $devices === [] ? 'no device' : implode(', ', $devices);
+    }
+
     public static function fromArray(array $a): self
     {
-        return new self((string) $a['folderId'], (string) $a['user'], (string) $a['path'], (int) $a['storageId'], (string) $a['internalPath'], (string) $a['localPath']);
+        return new self((string) $a['folderId'], (string) $a['user'], (string) $a['path'], (int) $a['storageId'], (string) $a['internalPath'], (string) $a['localPath'], isset($a['devices']) && is_array($a['devices']) ? array_values(array_map('strval', $a['devices'])) : null);
     }
 
     /** The part of $full below $root ('' for the root itself), or null when $full is outside it. */

@@ -108,7 +108,10 @@ final class ListenerTest extends TestCase
             public function peers(): array { return []; }
             public function trust(string $deviceId, array $addresses = []): void {}
             public function untrust(string $deviceId): void {}
-            public function addFolder(string $folderId, string $localPath): void {}
+            public function addFolder(string $folderId, string $localPath, ?array $devices = null): void {}
+            public function shareFolder(string $folderId, string $deviceId): void {}
+            public function unshareFolder(string $folderId, string $deviceId): void {}
+            public function folders(): array { return []; }
             public function scan(string $folderId): array { return []; }
             public function verify(string $folderId): array { return []; }
         });
@@ -132,7 +135,10 @@ final class ListenerTest extends TestCase
             public function peers(): array { throw new \Error('broken'); }
             public function trust(string $deviceId, array $addresses = []): void {}
             public function untrust(string $deviceId): void {}
-            public function addFolder(string $folderId, string $localPath): void {}
+            public function addFolder(string $folderId, string $localPath, ?array $devices = null): void {}
+            public function shareFolder(string $folderId, string $deviceId): void {}
+            public function unshareFolder(string $folderId, string $deviceId): void {}
+            public function folders(): array { return []; }
             public function scan(string $folderId): array { throw new \Error('broken'); }
             public function verify(string $folderId): array { return []; }
         });

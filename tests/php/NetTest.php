@@ -72,6 +72,8 @@ final class NetTest extends TestCase
         $a->addFolder('docs', $docs);
         $a->scan('docs');
         $this->assertSame(1, $a->status()['entries']);
+        // B takes entries only of a folder it has (shared with A: every trusted device).
+        $b->addFolder('docs', Env::tempDir());
 
         $b->trust($ida);
         $a->trust($idb, [$addrb]);

@@ -184,9 +184,10 @@ final class NodeTest extends TestCase
     /**
      * The owner runs as root; a hook runs as another user (nobody, in the
      * state directory's group, as www-data is in the Nextcloud set-up). It
-     * may notify and read; trust and addFolder throw ConfigException.
+     * may notify and read; trust, addFolder, shareFolder and unshareFolder
+     * throw ConfigException, and whom a folder is shared with stays as it was.
      */
-    public function testAnotherUserMayNotifyAndReadButNotTrustOrAddFolders(): void
+    public function testAnotherUserMayNotifyAndReadButNotTrustOrAddOrShareFolders(): void
     {
         if (posix_geteuid() !== 0) {
             $this->markTestSkipped('needs root to run a process as nobody');
@@ -197,31 +198,39 @@ final class NodeTest extends TestCase
         mkdir($dir);
         chgrp($dir, 65534);
         chmod($dir, 02750);
+        $x = (new \Harp\Node(Env::tempDir()))->deviceId();
+        $y = (new \Harp\Node(Env::tempDir()))->deviceId();
         $owner = new Owner($dir);
+        $root = new \Harp\Client($dir);
+        $root->addFolder('docs', Env::tempDir(), ['devices' => [$x]]);
         $code = <<<'PHP'
             $c = new Harp\Client($argv[1]);
             $out = ['running' => $c->status()['running']];
             $c->notify('docs', 'from-nobody.txt');
             $out['notified'] = true;
             foreach (['trust' => fn () => $c->trust(str_repeat('AAAAAAA-', 7) . 'AAAAAAA'),
-                      'addFolder' => fn () => $c->addFolder('etc', '/etc')] as $what => $f) {
+                      'addFolder' => fn () => $c->addFolder('etc', '/etc'),
+                      'shareFolder' => fn () => $c->shareFolder('docs', $argv[3]),
+                      'unshareFolder' => fn () => $c->unshareFolder('docs', $argv[2])] as $what => $f) {
                 try { $f(); $out[$what] = 'allowed'; }
                 catch (Harp\Exception\ConfigException $e) { $out[$what] = $e->getMessage(); }
             }
             echo json_encode($out);
             PHP;
-        $p = Process::start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...Env::php(), '-r', $code, $dir]);
+        $p = Process::start(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...Env::php(), '-r', $code, $dir, $x, $y]);
         [$rc, $out, $err] = $p->wait(60);
+        $docs = array_column($root->folders(), null, 'id')['docs'];
         $owner->stop();
         $this->assertSame(0, $rc, $out . $err);
         $got = json_decode($out, true);
         $this->assertIsArray($got, $out);
         $this->assertTrue($got['running']);
         $this->assertTrue($got['notified']);
-        foreach (['trust', 'addFolder'] as $what) {
+        foreach (['trust', 'addFolder', 'shareFolder', 'unshareFolder'] as $what) {
             $this->assertStringContainsString('permission denied', $got[$what]);
             $this->assertStringContainsString('uid 65534 may only read and notify', $got[$what]);
         }
+        $this->assertSame([false, [$x]], [$docs['all_devices'], $docs['devices']], 'still shared with X alone');
         $paths = array_column(recorded_changes($dir), 'path');
         $this->assertContains('from-nobody.txt', $paths);
     }

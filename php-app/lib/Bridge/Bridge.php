@@ -26,7 +26,17 @@ interface Bridge
 
     public function untrust(string $deviceId): void;
 
-    public function addFolder(string $folderId, string $localPath): void;
+    /** Syncs $localPath as $folderId, shared with $devices (device IDs; null: every trusted device). */
+    public function addFolder(string $folderId, string $localPath, ?array $devices = null): void;
+
+    /** Shares $folderId with $deviceId too (Harp\Client::shareFolder). */
+    public function shareFolder(string $folderId, string $deviceId): void;
+
+    /** Stops sharing $folderId with $deviceId (Harp\Client::unshareFolder). */
+    public function unshareFolder(string $folderId, string $deviceId): void;
+
+    /** The owner's folders (Harp\Client::folders): id, path, devices, all_devices, files, conflicts, … */
+    public function folders(): array;
 
     public function scan(string $folderId): array;
 

@@ -54,9 +54,24 @@ final class HarpBridge implements Bridge
         $this->client()->untrust($deviceId);
     }
 
-    public function addFolder(string $folderId, string $localPath): void
+    public function addFolder(string $folderId, string $localPath, ?array $devices = null): void
     {
-        $this->client()->addFolder($folderId, $localPath);
+        $this->client()->addFolder($folderId, $localPath, $devices === null ? [] : ['devices' => array_values($devices)]);
+    }
+
+    public function shareFolder(string $folderId, string $deviceId): void
+    {
+        $this->client()->shareFolder($folderId, $deviceId);
+    }
+
+    public function unshareFolder(string $folderId, string $deviceId): void
+    {
+        $this->client()->unshareFolder($folderId, $deviceId);
+    }
+
+    public function folders(): array
+    {
+        return $this->client()->folders();
     }
 
     public function scan(string $folderId): array

@@ -54,9 +54,24 @@ final class NullBridge implements Bridge
         throw new BridgeUnavailableException(ExtensionCheck::installHint());
     }
 
-    public function addFolder(string $folderId, string $localPath): void
+    public function addFolder(string $folderId, string $localPath, ?array $devices = null): void
     {
         throw new BridgeUnavailableException(ExtensionCheck::installHint());
+    }
+
+    public function shareFolder(string $folderId, string $deviceId): void
+    {
+        throw new BridgeUnavailableException(ExtensionCheck::installHint());
+    }
+
+    public function unshareFolder(string $folderId, string $deviceId): void
+    {
+        throw new BridgeUnavailableException(ExtensionCheck::installHint());
+    }
+
+    public function folders(): array
+    {
+        return [];
     }
 
     public function scan(string $folderId): array

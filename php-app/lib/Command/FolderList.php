@@ -1,7 +1,7 @@
 <?php
 /**
- * occ harp:folder:list — the mappings, with each folder's file and conflict
- * counts when the daemon runs.
+ * occ harp:folder:list — the mappings, whom each folder is shared with, and
+ * each folder's file and conflict counts when the daemon runs.
  */
 
 declare(strict_types=1);
@@ -11,6 +11,7 @@ namespace OCA\Harp\Command;
 use OC\Core\Command\Base;
 use OCA\Harp\Bridge\Bridge;
 use OCA\Harp\FolderMap;
+use OCA\Harp\Mapping;
 use Symfony\Component\Console\Input\InputInterface;
 use Symfony\Component\Console\Output\OutputInterface;
 
@@ -37,14 +38,28 @@ class FolderList extends Base
         } catch (\Throwable) {
             // no daemon: the mappings alone
         }
-        $rows = array_map(static fn ($m) => [
-            'folder' => $m->folderId,
-            'user' => $m->user,
-            'path' => $m->path,
-            'local path' => $m->localPath,
-            'files' => $synced[$m->folderId]['files'] ?? '',
-            'conflicts' => $synced[$m->folderId]['conflicts'] ?? '',
-        ], $this->folders->all());
+        $json = $input->getOption('output') !== self::OUTPUT_FORMAT_PLAIN;
+        $rows = array_map(static function ($m) use ($synced, $json) {
+            // The daemon's node says whom it shares the folder with (for
+            // "every trusted device", which ones now); without it, the mapping.
+            $f = $synced[$m->folderId] ?? null;
+            $all = $f !== null ? (bool) $f['all_devices'] : $m->devices === null;
+            $devices = $f !== null ? $f['devices'] : ($m->devices ?? []);
+            $row = [
+                'folder' => $m->folderId,
+                'user' => $m->user,
+                'path' => $m->path,
+                'local path' => $m->localPath,
+                'shared with' => Mapping::describeSharing($all, $devices),
+                'files' => $f['files'] ?? '',
+                'conflicts' => $f['conflicts'] ?? '',
+            ];
+            if ($json) {
+                $row['devices'] = $devices;
+                $row['all_devices'] = $all;
+            }
+            return $row;
+        }, $this->folders->all());
         if ($rows === [] && $input->getOption('output') === self::OUTPUT_FORMAT_PLAIN) {
             $output->writeln('No folders mapped. Map one: occ harp:folder:add <folderId> <user> <path>');
             return 0;
