@@ -52,6 +52,7 @@ fn meta(key: &DeviceKey, kind: ChangeKind, path: &str, from: &str, parents: Vec<
         seq: 1,
         time_ms: 1_700_000_000_500,
         parents,
+        unseen: vec![],
     }
 }
 

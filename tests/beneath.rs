@@ -335,6 +335,7 @@ fn meta(folder: &str, author: DeviceId, seq: u64, path: &str, size: u64, content
         seq,
         time_ms: 1_700_000_000_000,
         parents: vec![],
+        unseen: vec![],
     }
 }
 

@@ -455,6 +455,7 @@ fn meta(author: DeviceId, seq: u64, kind: ChangeKind, path: &str) -> Meta {
         seq,
         time_ms: 1_700_000_000_000,
         parents: vec![],
+        unseen: vec![],
     }
 }
 

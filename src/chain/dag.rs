@@ -14,7 +14,7 @@
 //! order they arrived in:
 //! - the path's *maximal* versions are those no later entry on that path
 //!   knew about (a rename counts as a write of its new path and a delete of
-//!   its old one);
+//!   its old one), or named as `unseen` (its author's disk never held them);
 //! - if none of them writes, the path is absent; a write beats a concurrent
 //!   delete;
 //! - among concurrent writes the winner is the greatest
@@ -506,7 +506,9 @@ impl Dag {
         let folder = self.paths.entry(m.folder.clone()).or_default();
         for (path, v) in effects {
             let max = folder.entry(path).or_default();
-            max.retain(|old| vv.get(&old.author) < old.seq);
+            // An ancestor is replaced, unless the entry names it as unseen
+            // (its author's disk never held it): then both stay.
+            max.retain(|old| vv.get(&old.author) < old.seq || m.unseen.contains(&old.hash));
             max.push(v);
         }
         self.nodes.insert(
@@ -566,20 +568,38 @@ impl Dag {
         path: &str,
         l: &Version,
     ) -> Option<String> {
-        let recorded_at = |p: &str| {
-            paths
-                .get(p)
-                .is_some_and(|max| max.iter().any(|m| self.is_ancestor(&l.hash, &m.hash)))
+        let recorded_at = |p: &str, same_content: bool| {
+            paths.get(p).is_some_and(|max| {
+                max.iter().any(|m| {
+                    self.is_ancestor(&l.hash, &m.hash) && (!same_content || m.content == l.content)
+                })
+            })
         };
         let plain = conflict_name(path, l.mtime_ns, &l.author);
-        if recorded_at(&plain) {
+        let tagged = conflict_name_tagged(path, l.mtime_ns, &l.author, Some(&l.hash));
+        // Two losing versions with one plain name (one author's, in one
+        // second: a version and a later one that did not replace it, see
+        // `unseen`): each is told apart by its tag, and a copy at the plain
+        // name counts only for the version whose content it holds.
+        let shared_name = paths.get(path).is_some_and(|max| {
+            resolve(max)
+                .1
+                .iter()
+                .any(|o| o.hash != l.hash && conflict_name(path, o.mtime_ns, &o.author) == plain)
+        });
+        if shared_name {
+            if recorded_at(&tagged, false) || recorded_at(&plain, true) {
+                return None;
+            }
+            return Some(tagged);
+        }
+        if recorded_at(&plain, false) {
             return None;
         }
         if !paths.contains_key(&plain) {
             return Some(plain);
         }
-        let tagged = conflict_name_tagged(path, l.mtime_ns, &l.author, Some(&l.hash));
-        (!recorded_at(&tagged)).then_some(tagged)
+        (!recorded_at(&tagged, false)).then_some(tagged)
     }
 
     /// The conflict copies one path's losing versions still need:
@@ -600,7 +620,8 @@ impl Dag {
 
     /// The versions of `path` that a new local change there would replace
     /// without this device ever having had them on its disk, each with the
-    /// conflict-copy path that keeps it.
+    /// conflict-copy path that would keep it: the change names them in its
+    /// `unseen`, so it does not replace them.
     ///
     /// A local entry takes every head as a parent, so it counts as newer
     /// than everything here, including a peer's version the applier never

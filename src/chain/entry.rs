@@ -64,6 +64,13 @@ pub struct Meta {
     pub time_ms: u64,
     /// The heads the author knew, strictly ascending.
     pub parents: Vec<Hash>,
+    /// Versions of this path (and of `from`, for a rename) among the
+    /// ancestors that this change does not replace: the author's disk
+    /// never held them (a change recorded late, after a peer's version
+    /// arrived that the applier left alone). They stay in the folder beside
+    /// this one, so the usual conflict rules keep them. Strictly ascending,
+    /// at most MAX_PARENTS; empty for almost every entry. Format 2 only.
+    pub unseen: Vec<Hash>,
 }
 
 /// A complete, signed entry.
@@ -142,6 +149,11 @@ impl Meta {
                 self.parents.len()
             )));
         }
+        if self.unseen.len() > MAX_PARENTS || self.unseen.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(HarpError::Protocol(format!(
+                "unseen versions must be strictly ascending, at most {MAX_PARENTS}"
+            )));
+        }
         if self.parents.windows(2).any(|w| w[0] >= w[1]) {
             return Err(HarpError::Protocol(
                 "parents must be strictly ascending".into(),
@@ -163,7 +175,7 @@ impl Meta {
         self.encode_version(META_VERSION)
     }
 
-    fn encode_version(&self, version: u8) -> Vec<u8> {
+    pub(crate) fn encode_version(&self, version: u8) -> Vec<u8> {
         let mut out =
             Vec::with_capacity(140 + self.path.len() + self.from.len() + 32 * self.parents.len());
         out.push(version);
@@ -180,6 +192,12 @@ impl Meta {
         out.extend_from_slice(&(self.parents.len() as u16).to_le_bytes());
         for p in &self.parents {
             out.extend_from_slice(p);
+        }
+        if version >= 2 {
+            out.extend_from_slice(&(self.unseen.len() as u16).to_le_bytes());
+            for u in &self.unseen {
+                out.extend_from_slice(u);
+            }
         }
         out
     }
@@ -233,6 +251,16 @@ impl Meta {
         for _ in 0..n {
             parents.push(r.hash().ok_or_else(|| bad("truncated parents"))?);
         }
+        let mut unseen = Vec::new();
+        if version >= 2 {
+            let n = usize::from(r.u16().ok_or_else(|| bad("truncated"))?);
+            if n > MAX_PARENTS {
+                return Err(bad("too many unseen versions"));
+            }
+            for _ in 0..n {
+                unseen.push(r.hash().ok_or_else(|| bad("truncated unseen"))?);
+            }
+        }
         if !r.done() {
             return Err(bad("trailing bytes"));
         }
@@ -248,6 +276,7 @@ impl Meta {
             seq,
             time_ms,
             parents,
+            unseen,
         };
         meta.check()?;
         Ok(meta)
@@ -407,6 +436,7 @@ mod tests {
             seq,
             time_ms: 1_700_000_000_000,
             parents: vec![],
+            unseen: vec![],
         }
     }
 

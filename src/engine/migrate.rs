@@ -74,6 +74,7 @@ pub(super) fn run(store: &Store, key: &DeviceKey) -> Result<()> {
                 seq,
                 time_ms: now_ms(),
                 parents,
+                unseen: Vec::new(),
             };
             let mut e = Entry::unsigned(meta, prev, public)?;
             e.sig = key.sign(&e.hash).to_bytes();

@@ -503,6 +503,7 @@ impl Engine {
                 },
                 [0u8; 32],
                 public,
+                Vec::new(),
             )?;
             batch.entries.push((e, None));
         }
@@ -539,6 +540,7 @@ impl Engine {
                 },
                 [0u8; 32],
                 public,
+                Vec::new(),
             )?;
             batch.entries.push((e, None));
         }
@@ -966,80 +968,66 @@ impl Engine {
     ///
     /// A local entry descends from every head, so it would silently replace
     /// a peer's version that the applier never wrote here (the disk held a
-    /// change not recorded yet). Such a version is kept first, as a conflict
-    /// copy recorded by this device (the applier then fetches its content);
-    /// a delete or a rename away does not replace it at all: a write beats
-    /// a concurrent delete, and the applier brings the version back.
+    /// change not recorded yet). Such versions are named in the entry's
+    /// `unseen`: it does not replace them, they stay in the folder beside it,
+    /// and the usual conflict rules keep them (one wins, the other becomes a
+    /// conflict copy; a write beats a concurrent delete). A version its own
+    /// author replaces later is then replaced as usual, so no copy is ever
+    /// made of content that no device holds any more.
     fn build(&mut self, folder: &str, pending: Vec<Observed>, batch: &mut Batch) -> Result<()> {
         let public = self.key.public().to_bytes();
         let first = batch.entries.len();
         // The entry each path got in this batch: what its disk holds now.
         let mut just: HashMap<String, Hash> = HashMap::new();
-        for mut p in pending {
+        for p in pending {
             let had = match just.get(&p.path) {
                 Some(h) => Some(*h),
                 None => self.store.file(folder, &p.path)?.map(|r| r.entry),
             };
-            let Some(manifest) = p.manifest.as_ref() else {
-                if p.kind == ChangeKind::Write {
-                    // Same bytes, new mtime: update the record, no entry.
-                    if let Some(mut rec) = self.store.file(folder, &p.path)? {
-                        rec.mtime_ns = p.mtime_ns;
-                        batch.files_put.push((folder.into(), p.path, rec));
-                    }
-                    continue;
+            let content = p.manifest.as_ref().map(Manifest::content_hash);
+            if p.manifest.is_none() && p.kind == ChangeKind::Write {
+                // Same bytes, new mtime: update the record, no entry.
+                if let Some(mut rec) = self.store.file(folder, &p.path)? {
+                    rec.mtime_ns = p.mtime_ns;
+                    batch.files_put.push((folder.into(), p.path, rec));
                 }
-                // A delete.
-                batch.files_del.push((folder.into(), p.path.clone()));
-                if !self.unseen(folder, &p.path, had.as_ref(), None).is_empty() {
-                    warn(&format!(
-                        "{folder}/{}: deleted here while a peer's newer version had not arrived; the peer's version wins and comes back",
-                        p.path
-                    ));
-                    continue;
-                }
-                let e = self.local(folder, &p, [0u8; 32], public)?;
-                just.insert(p.path.clone(), e.hash);
-                batch.entries.push((e, None));
                 continue;
-            };
-            let content = manifest.content_hash();
+            }
+            let mut unseen: Vec<Hash> = self
+                .unseen(folder, &p.path, had.as_ref(), content.as_ref())
+                .into_iter()
+                .map(|(_, v)| v.hash)
+                .collect();
             if p.kind == ChangeKind::Rename {
                 let had_from = match just.get(&p.from) {
                     Some(h) => Some(*h),
                     None => self.store.file(folder, &p.from)?.map(|r| r.entry),
                 };
-                if !self
-                    .unseen(folder, &p.from, had_from.as_ref(), None)
-                    .is_empty()
-                {
-                    warn(&format!(
-                        "{folder}/{}: renamed here while a peer's newer version had not arrived; recorded as a new file, the peer's version stays at {}",
-                        p.path, p.from
-                    ));
-                    batch
-                        .files_del
-                        .push((folder.into(), std::mem::take(&mut p.from)));
-                    p.kind = ChangeKind::Write;
-                }
+                unseen.extend(
+                    self.unseen(folder, &p.from, had_from.as_ref(), None)
+                        .into_iter()
+                        .map(|(_, v)| v.hash),
+                );
             }
-            for (cpath, v) in self.unseen(folder, &p.path, had.as_ref(), Some(&content)) {
+            unseen.sort();
+            unseen.dedup();
+            unseen.truncate(crate::chain::entry::MAX_PARENTS);
+            if !unseen.is_empty() {
                 warn(&format!(
-                    "{folder}/{}: changed here while a peer's version had not arrived; the peer's version is kept as {cpath}",
-                    p.path
+                    "{folder}/{}: changed here while {} version(s) from peers had not arrived; they are kept beside it",
+                    p.path,
+                    unseen.len()
                 ));
-                let copy = Observed {
-                    path: cpath,
-                    kind: ChangeKind::Write,
-                    from: String::new(),
-                    size: v.size,
-                    mtime_ns: v.mtime_ns,
-                    manifest: None,
-                };
-                let e = self.local(folder, &copy, v.content, public)?;
-                batch.entries.push((e, self.store.manifest(&v.content)?));
             }
-            let e = self.local(folder, &p, content, public)?;
+            let Some(content) = content else {
+                // A delete.
+                batch.files_del.push((folder.into(), p.path.clone()));
+                let e = self.local(folder, &p, [0u8; 32], public, unseen)?;
+                just.insert(p.path.clone(), e.hash);
+                batch.entries.push((e, None));
+                continue;
+            };
+            let e = self.local(folder, &p, content, public, unseen)?;
             batch.files_put.push((
                 folder.into(),
                 p.path.clone(),
@@ -1067,6 +1055,7 @@ impl Engine {
         p: &Observed,
         content: Hash,
         public: [u8; 32],
+        unseen: Vec<Hash>,
     ) -> Result<Entry> {
         let me = self.me;
         let (seq, prev, parents) = self.dag_mut(folder).next_for(&me);
@@ -1082,6 +1071,7 @@ impl Engine {
             seq,
             time_ms: now_ms(),
             parents,
+            unseen,
         };
         let e = Entry::unsigned(meta, prev, public)?;
         match self.dag_mut(folder).insert(e.clone(), false) {
@@ -1437,17 +1427,21 @@ mod tests {
         std::fs::write(mf.join("a.txt"), "v3 edited here").unwrap();
         let r = me.scan("f").unwrap();
         assert_eq!(r.changed, 1);
-        // Both versions are in the view: mine at a.txt, the peer's as a
-        // conflict copy recorded by me, so every device gets it.
+        // Both versions are in the view: my entry names the peer's as
+        // unseen, so it does not replace it; the usual conflict rules keep
+        // both (the later mtime wins a.txt, the other is a conflict copy).
         let view = me.view("f");
-        assert_eq!(view["a.txt"].version.content, content_of("v3 edited here"));
+        let mut contents: Vec<Hash> = view.values().map(|f| f.version.content).collect();
+        contents.sort();
+        let mut want = vec![content_of("v3 edited here"), content_of("v2 from the peer")];
+        want.sort();
+        assert_eq!(contents, want, "{view:?}");
         let copies: Vec<_> = view
             .iter()
             .filter(|(p, _)| p.starts_with("a.sync-conflict-"))
             .collect();
         assert_eq!(copies.len(), 1, "{view:?}");
-        assert_eq!(copies[0].1.version.content, content_of("v2 from the peer"));
-        assert_eq!(copies[0].1.version.author, me.device_id());
+        assert_eq!(copies[0].1.conflict_of.as_deref(), Some("a.txt"));
         // The peer sees the same folder once it has my entries.
         let theirs = have(&peer);
         peer.receive(None, &me.entries_since(None, &theirs).unwrap())
@@ -1496,7 +1490,9 @@ mod tests {
             .unwrap();
         std::fs::remove_file(mf.join("a.txt")).unwrap();
         let r = me.scan("f").unwrap();
-        assert_eq!((r.deleted, r.entries), (1, 0), "{r:?}");
+        // The delete is recorded, but names the peer's version as unseen:
+        // a write beats a concurrent delete.
+        assert_eq!((r.deleted, r.entries), (1, 1), "{r:?}");
         let view = me.view("f");
         assert_eq!(
             view["a.txt"].version.content,
@@ -1644,9 +1640,9 @@ mod tests {
             seq,
             time_ms: 1_700_000_000_000,
             parents,
+            unseen: vec![],
         };
-        let mut meta_bytes = meta.encode();
-        meta_bytes[0] = 1;
+        let meta_bytes = meta.encode_version(crate::chain::entry::LEGACY_META_VERSION);
         let hash = crate::chain::link(&prev, &meta_bytes);
         Entry {
             meta,
