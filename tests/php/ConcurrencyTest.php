@@ -29,7 +29,6 @@ final class ConcurrencyTest extends TestCase
     protected function tearDown(): void
     {
         foreach ($this->procs as $p) {
-            file_put_contents('/tmp/conc-stderr-' . getmypid() . '-' . spl_object_id($p) . '.log', $p->stderr());
             $p->kill();
         }
     }
