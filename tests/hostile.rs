@@ -1502,3 +1502,102 @@ fn a_file_over_the_folders_max_file_size_is_not_fetched() {
     assert_eq!(node.files(), ["small.txt"], "{why}");
     node.assert_verifies();
 }
+
+/// Issue 11, point 6, at the moment of the rename: a peer's version is
+/// being fetched when the user writes the file again and that write is
+/// recorded. The fetched version must not be renamed over it (before, the
+/// disk matched its new record, so the rename went ahead and the user's
+/// bytes were gone from every disk). Both versions end up on disk: one at
+/// the path, the other as a conflict copy.
+#[test]
+fn a_version_recorded_while_a_peers_was_fetched_is_not_overwritten() {
+    let _serial = serial();
+    let mut node = Node::start("target");
+    let file = node.folder.join("f.txt");
+    std::fs::write(&file, b"mine, first").unwrap();
+    let scan = |node: &mut Node| {
+        node.owner
+            .call(Op::Scan {
+                folder: "docs".into(),
+            })
+            .unwrap()
+    };
+    scan(&mut node);
+    let history = node
+        .owner
+        .call(Op::History {
+            folder: "docs".into(),
+            path: "f.txt".into(),
+        })
+        .unwrap();
+    let parent: Hash = data_encoding::HEXLOWER
+        .decode(history[0]["entry"].as_str().unwrap().as_bytes())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let h = Hostile::join(&mut node, 51);
+    let theirs = b"theirs, replacing the first".to_vec();
+    let m = one_chunk_manifest(&theirs);
+    let (content, encoded) = (m.content_hash(), m.encode());
+    let asked = Arc::new(AtomicU64::new(0));
+    let (count, bytes, man) = (asked.clone(), theirs.clone(), encoded.clone());
+    let conn = h.conn.clone();
+    h.rt.spawn(async move {
+        while let Ok((mut s, mut r)) = conn.accept_bi().await {
+            let (count, bytes, man) = (count.clone(), bytes.clone(), man.clone());
+            tokio::spawn(async move {
+                let Ok(buf) = r.read_to_end(8192).await else {
+                    return;
+                };
+                let req: Value = buf
+                    .get(5..)
+                    .and_then(|b| serde_json::from_slice(b).ok())
+                    .unwrap_or_default();
+                let body = if req["get"] == "manifest" {
+                    man
+                } else {
+                    // The chunk: slowly, so the user's write lands first.
+                    count.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    bytes
+                };
+                let mut out = vec![0u8];
+                out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                out.extend_from_slice(&body);
+                let _ = s.write_all(&out).await;
+                let _ = s.finish();
+            });
+        }
+    });
+    let mut h = h;
+    let entry = Meta {
+        size: theirs.len() as u64,
+        content,
+        mtime_ns: 1_900_000_000_000_000_000,
+        parents: vec![parent],
+        ..meta(h.id, 1, ChangeKind::Write, "f.txt")
+    };
+    let (rec, _) = own_record(&entry, GENESIS, &key(51));
+    h.entries(&[rec]);
+    wait_until("the peer's chunk to be asked for", WAIT, || {
+        asked.load(Ordering::SeqCst) > 0
+    });
+    std::fs::write(&file, b"mine, written while theirs was on its way").unwrap();
+    scan(&mut node);
+    // Both versions on disk: neither replaced the other.
+    let folder = node.folder.clone();
+    let holds = |want: &[u8]| {
+        std::fs::read_dir(&folder).unwrap().any(|e| {
+            let p = e.unwrap().path();
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".harp")
+                && std::fs::read(&p).ok().as_deref() == Some(want)
+        })
+    };
+    wait_until("both versions on disk", WAIT, || {
+        holds(b"mine, written while theirs was on its way") && holds(&theirs)
+    });
+    node.assert_verifies();
+}

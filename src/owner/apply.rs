@@ -36,6 +36,7 @@ use crate::fsutil::beneath::{self, Root};
 use crate::identity::DeviceId;
 use crate::manifest::Manifest;
 use crate::net::{Request, Runner};
+use crate::store::FileRecord;
 
 /// How often the applier looks again without being woken (peers that
 /// connect later, transfers that failed).
@@ -647,6 +648,7 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
             manifest,
             root,
             tmp,
+            was: recorded,
             done,
         })
         .await
@@ -667,6 +669,11 @@ struct Finished {
     root: Root,
     /// The temporary file's name, in the target's directory.
     tmp: String,
+    /// What this device had recorded at the path when the fetch began: a
+    /// different record by the time of the rename means the user wrote a
+    /// new version meanwhile (and it was recorded), which is not
+    /// overwritten.
+    was: Option<FileRecord>,
     /// Ok(true): in place and recorded; Ok(false): left out because the
     /// target changed locally meanwhile.
     done: oneshot::Sender<Result<bool>>,
@@ -732,7 +739,7 @@ fn finish(shared: &Shared, batch: Vec<Finished>) {
         // fetched is not overwritten. Its notify records it, as a version
         // concurrent with this one, so neither is lost; the temporary file
         // is removed (if this version is still wanted, it is fetched again).
-        if changed_locally(shared, &f.folder, &f.path, dir.as_fd(), name) {
+        if changed_locally(shared, &f.folder, &f.path, dir.as_fd(), name, f.was) {
             let _ = beneath::remove_at(dir.as_fd(), &f.tmp);
             let _ = f.done.send(Ok(false));
             continue;
@@ -774,11 +781,18 @@ fn changed_locally(
     path: &str,
     dir: BorrowedFd<'_>,
     name: &str,
+    was: Option<FileRecord>,
 ) -> bool {
+    let now = shared.store.file(folder, path).ok().flatten();
     let Ok(Some(st)) = beneath::stat_at(dir, name) else {
-        return false; // nothing there (or unreadable: the rename will say)
+        // Nothing there (or unreadable: the rename will say), unless a
+        // version was recorded there meanwhile and then removed.
+        return now != was;
     };
-    let same = is_recorded(&st, shared.store.file(folder, path).ok().flatten());
+    // The disk holds what is recorded, and the record is the one the
+    // fetch began from: a version the user wrote and had recorded while
+    // this one was fetched matches its own record, and is not overwritten.
+    let same = now == was && is_recorded(&st, now);
     if !same {
         warn(&format!(
             "{folder}/{path} changed locally while its new version was fetched; not overwritten (its notify or a scan records it)"
