@@ -40,7 +40,7 @@ impl Discovery {
             "{}.local.",
             &instance[..16.min(instance.len())].to_ascii_lowercase()
         );
-        let props = [("id", id_text.as_str()), ("name", name), ("v", "1")];
+        let props = [("id", id_text.as_str()), ("name", name), ("v", "2")];
         let info = ServiceInfo::new(SERVICE, &instance, &host, "", port, &props[..])
             .map_err(e)?
             .enable_addr_auto();
