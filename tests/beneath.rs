@@ -19,7 +19,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use harp::chain::dag::conflict_name;
 use harp::chain::entry::Meta;
@@ -37,18 +37,8 @@ use harp::paths;
 use harp::store::Store;
 use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(30);
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + timeout;
-    while !done() {
-        assert!(
-            Instant::now() < end,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+mod support;
+use support::{one_chunk_manifest as one_chunk, wait_until, Node, WAIT};
 
 // ---------------------------------------------------------------------
 // Engine level
@@ -411,108 +401,6 @@ fn a_scan_reports_a_directory_too_deep_to_sync_and_records_the_rest() {
 // ---------------------------------------------------------------------
 
 /// A real owner node with one folder, `docs`.
-struct Node {
-    owner: Owner,
-    id: DeviceId,
-    addr: SocketAddr,
-    folder: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Node {
-    fn start() -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let folder = dir.path().join("docs");
-        let config = Config {
-            name: "target".into(),
-            listen: "127.0.0.1:0".into(),
-            mdns: false,
-        };
-        let mut owner = Owner::open(&dir.path().join("state"), config).unwrap();
-        owner.add_folder("docs", &folder).unwrap();
-        owner.start().unwrap();
-        let addr = owner.status().unwrap()["listen"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let id = owner.device_id();
-        let folder = folder.canonicalize().unwrap();
-        Node {
-            owner,
-            id,
-            addr,
-            folder,
-            dir,
-        }
-    }
-
-    fn peer(&mut self, id: DeviceId) -> Option<Value> {
-        let peers = self.owner.call(Op::Peers).unwrap();
-        let want = id.to_string();
-        peers
-            .as_array()?
-            .iter()
-            .find(|p| p["device_id"] == want)
-            .cloned()
-    }
-
-    /// Waits until `id` has a refusal containing every one of `needles`.
-    fn expect_refusal(&mut self, id: DeviceId, needles: &[&str]) -> String {
-        let mut found = None;
-        let what = format!("a refusal with {needles:?}");
-        wait_until(&what, WAIT, || {
-            found = self
-                .peer(id)
-                .and_then(|p| p["recent_refused"].as_array().cloned())
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .rev()
-                .find(|r| needles.iter().all(|n| r.contains(n)));
-            found.is_some()
-        });
-        found.unwrap()
-    }
-
-    /// Waits until status() lists `path` as not applied, with a reason
-    /// containing every one of `needles`; returns the reason.
-    fn expect_not_applied(&mut self, path: &str, needles: &[&str]) -> String {
-        let mut found = None;
-        let what = format!("status() to list {path} as not applied with {needles:?}");
-        wait_until(&what, WAIT, || {
-            let s = self.owner.status().unwrap();
-            found = s["not_applied"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|n| n["folder"] == "docs" && n["path"] == path)
-                .and_then(|n| n["reason"].as_str().map(String::from))
-                .filter(|r| needles.iter().all(|n| r.contains(n)));
-            found.is_some()
-        });
-        found.unwrap()
-    }
-
-    /// Names in the folder, recursively (symlinks not followed).
-    fn names(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.folder.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                let rel = p.strip_prefix(&self.folder).unwrap();
-                out.push(rel.to_string_lossy().into_owned());
-                if std::fs::symlink_metadata(&p).unwrap().is_dir() {
-                    stack.push(p);
-                }
-            }
-        }
-        out.sort();
-        out
-    }
-}
-
 /// What the peer answers to a request: (status, announced length, body).
 type Answerer = Arc<dyn Fn(&Value) -> (u8, u32, Vec<u8>) + Send + Sync>;
 
@@ -677,20 +565,9 @@ fn bytes(n: usize, seed: &str) -> Vec<u8> {
     out
 }
 
-fn one_chunk(data: &[u8]) -> Manifest {
-    Manifest {
-        size: data.len() as u64,
-        chunks: vec![Chunk {
-            offset: 0,
-            len: data.len() as u32,
-            hash: *blake3::hash(data).as_bytes(),
-        }],
-    }
-}
-
 #[test]
 fn a_peer_entry_under_a_symlinked_directory_writes_nothing_outside() {
-    let mut node = Node::start();
+    let mut node = Node::start("target");
     let outside = node.dir.path().join("elsewhere");
     std::fs::create_dir_all(&outside).unwrap();
     symlink(&outside, node.folder.join("home")).unwrap();
@@ -718,7 +595,7 @@ fn a_peer_entry_under_a_symlinked_directory_writes_nothing_outside() {
 
 #[test]
 fn a_symlink_planted_at_the_temp_file_name_is_not_written_through() {
-    let mut node = Node::start();
+    let mut node = Node::start("target");
     let victim = node.dir.path().join("victim.txt");
     std::fs::write(&victim, "precious").unwrap();
     let data = bytes(5000, "planted");
@@ -744,7 +621,7 @@ fn a_symlink_planted_at_the_temp_file_name_is_not_written_through() {
 
 #[test]
 fn a_manifest_larger_than_its_entry_is_refused_and_nothing_is_written() {
-    let mut node = Node::start();
+    let mut node = Node::start("target");
     // 100 copies of one 256 KiB chunk (25 MiB) in a 3.6 KB manifest, for
     // an entry that says 1000 bytes.
     let chunk = bytes(256 * 1024, "repeated");
@@ -776,7 +653,7 @@ fn a_manifest_larger_than_its_entry_is_refused_and_nothing_is_written() {
 
 #[test]
 fn a_stored_manifest_of_another_size_than_the_entry_is_not_applied() {
-    let mut node = Node::start();
+    let mut node = Node::start("target");
     // The node already has this content (its manifest is in its store)...
     let data = bytes(1000, "stored");
     std::fs::write(node.folder.join("mine.bin"), &data).unwrap();
@@ -798,7 +675,7 @@ fn a_stored_manifest_of_another_size_than_the_entry_is_not_applied() {
 
 #[test]
 fn a_file_that_would_cross_the_free_space_reserve_is_not_written() {
-    let mut node = Node::start();
+    let mut node = Node::start("target");
     let root = beneath::Root::open(&node.folder).unwrap();
     let (free, _) = beneath::space(root.fd()).unwrap();
     // One GiB more than is free, in 256 KiB chunks.

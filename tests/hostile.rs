@@ -17,7 +17,6 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -30,7 +29,6 @@ use harp::identity::{DeviceId, DeviceKey};
 use harp::manifest::{Chunk, Manifest};
 use harp::net::{tls, Hello};
 use harp::outbox::ChangeKind;
-use harp::owner::{Config, Owner};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -39,13 +37,14 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde_json::Value;
 
+mod support;
+use support::{one_chunk_manifest, wait_until, Node, WAIT};
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
-
-const WAIT: Duration = Duration::from_secs(30);
 
 /// Redirects this process's stderr (fd 2), where the node logs, into a
 /// file until `finish`. The tests run one at a time (SERIAL).
@@ -75,17 +74,6 @@ impl StderrCapture {
         let s = std::fs::read_to_string(self.file.path()).unwrap();
         eprint!("{s}");
         s
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + timeout;
-    while !done() {
-        assert!(
-            Instant::now() < end,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -142,137 +130,6 @@ impl Drop for RssWatch {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// A real owner node with one folder, `docs`.
-struct Node {
-    owner: Owner,
-    id: DeviceId,
-    addr: SocketAddr,
-    folder: PathBuf,
-    dir: tempfile::TempDir,
-}
-
-impl Node {
-    fn start(name: &str) -> Node {
-        let dir = tempfile::tempdir().unwrap();
-        let folder = dir.path().join("docs");
-        let config = Config {
-            name: name.into(),
-            listen: "127.0.0.1:0".into(),
-            mdns: false,
-        };
-        let mut owner = Owner::open(&dir.path().join("state"), config).unwrap();
-        owner.add_folder("docs", &folder).unwrap();
-        owner.start().unwrap();
-        let addr = owner.status().unwrap()["listen"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let id = owner.device_id();
-        let folder = folder.canonicalize().unwrap();
-        Node {
-            owner,
-            id,
-            addr,
-            folder,
-            dir,
-        }
-    }
-
-    fn trust(&mut self, id: DeviceId, at: Option<SocketAddr>) {
-        let addresses = at.map(|a| vec![a.to_string()]).unwrap_or_default();
-        let device = id.to_string();
-        self.owner.call(Op::Trust { device, addresses }).unwrap();
-    }
-
-    fn untrust(&mut self, id: DeviceId) {
-        let device = id.to_string();
-        self.owner.call(Op::Untrust { device }).unwrap();
-    }
-
-    fn peer(&mut self, id: DeviceId) -> Option<Value> {
-        let peers = self.owner.call(Op::Peers).unwrap();
-        let want = id.to_string();
-        peers
-            .as_array()?
-            .iter()
-            .find(|p| p["device_id"] == want)
-            .cloned()
-    }
-
-    fn connected(&mut self, id: DeviceId) -> bool {
-        self.peer(id).is_some_and(|p| p["connected"] == true)
-    }
-
-    fn refused(&mut self, id: DeviceId) -> u64 {
-        self.peer(id)
-            .and_then(|p| p["refused"].as_u64())
-            .unwrap_or(0)
-    }
-
-    /// The refusal reasons recorded for `id`, newest last.
-    fn refusals(&mut self, id: DeviceId) -> Vec<String> {
-        self.peer(id)
-            .and_then(|p| {
-                p["recent_refused"].as_array().map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect()
-                })
-            })
-            .unwrap_or_default()
-    }
-
-    /// Waits until `id` has a refusal containing every one of `needles`.
-    fn expect_refusal(&mut self, id: DeviceId, needles: &[&str]) -> String {
-        let mut found = None;
-        let what = format!("a refusal with {needles:?}");
-        wait_until(&what, WAIT, || {
-            found = self
-                .refusals(id)
-                .into_iter()
-                .rev()
-                .find(|r| needles.iter().all(|n| r.contains(n)));
-            found.is_some()
-        });
-        found.unwrap()
-    }
-
-    fn entries(&mut self) -> u64 {
-        self.owner.status().unwrap()["entries"].as_u64().unwrap()
-    }
-
-    fn assert_verifies(&mut self) {
-        let v = self
-            .owner
-            .call(Op::Verify {
-                folder: "docs".into(),
-            })
-            .unwrap();
-        assert_eq!(v["ok"], true, "verify after the attack: {v}");
-    }
-
-    /// The node's folder holds exactly these files (temporary files aside).
-    fn files(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut stack = vec![self.folder.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let rel = p.strip_prefix(&self.folder).unwrap();
-                    out.push(rel.to_string_lossy().into_owned());
-                }
-            }
-        }
-        out.sort();
-        out
     }
 }
 
@@ -715,17 +572,6 @@ async fn answer_requests(conn: quinn::Connection, answer: Answerer) {
             let _ = s.write_all(&out).await;
             let _ = s.finish();
         });
-    }
-}
-
-fn one_chunk_manifest(bytes: &[u8]) -> Manifest {
-    Manifest {
-        size: bytes.len() as u64,
-        chunks: vec![Chunk {
-            offset: 0,
-            len: bytes.len() as u32,
-            hash: *blake3::hash(bytes).as_bytes(),
-        }],
     }
 }
 
