@@ -485,63 +485,36 @@ impl Engine {
             out.push((folder.clone(), last));
         }
         self.revoked.insert(device, out.iter().cloned().collect());
-        let mut batch = Batch::default();
-        let public = self.key.public().to_bytes();
-        for (folder, last) in &out {
-            if !self.folders.contains_key(folder) {
-                continue;
-            }
-            let e = self.local(
-                folder,
-                &Observed {
-                    path: device.to_string(),
-                    kind: ChangeKind::Revoke,
-                    from: String::new(),
-                    size: last + 1,
-                    mtime_ns: now_ms() as i64 * 1_000_000,
-                    manifest: None,
-                },
-                [0u8; 32],
-                public,
-                Vec::new(),
-            )?;
-            batch.entries.push((e, None));
-        }
-        sign_all(&self.key, &mut batch.entries);
-        self.commit(batch)?;
+        let revokes: Vec<(String, u64)> = out
+            .iter()
+            .filter(|(f, _)| self.folders.contains_key(f))
+            .map(|(f, last)| (f.clone(), last + 1))
+            .collect();
+        self.record_trust(device, ChangeKind::Revoke, &revokes)?;
         Ok(out)
     }
 
-    /// Trusts `device` again after it was untrusted: a readmit entry in
-    /// each folder whose chain revokes it. Its entries that know of the
-    /// readmission count again; those it made while revoked stay void.
-    pub fn readmit(&mut self, device: DeviceId) -> Result<()> {
-        self.trust(device);
-        let folders: Vec<String> = self
-            .dags
-            .iter()
-            .filter(|(f, d)| {
-                self.folders.contains_key(*f) && d.revocations().iter().any(|(r, _)| *r == device)
-            })
-            .map(|(f, _)| f.clone())
-            .collect();
+    /// Records, as this device's entries, a revoke or readmit entry about
+    /// `device` in each of `folders` (with its `size`: the first sequence
+    /// number revoked, 0 for a readmit), in one commit.
+    fn record_trust(
+        &mut self,
+        device: DeviceId,
+        kind: ChangeKind,
+        folders: &[(String, u64)],
+    ) -> Result<()> {
         let public = self.key.public().to_bytes();
         let mut batch = Batch::default();
-        for folder in folders {
-            let e = self.local(
-                &folder,
-                &Observed {
-                    path: device.to_string(),
-                    kind: ChangeKind::Readmit,
-                    from: String::new(),
-                    size: 0,
-                    mtime_ns: now_ms() as i64 * 1_000_000,
-                    manifest: None,
-                },
-                [0u8; 32],
-                public,
-                Vec::new(),
-            )?;
+        for (folder, size) in folders {
+            let change = Observed {
+                path: device.to_string(),
+                kind,
+                from: String::new(),
+                size: *size,
+                mtime_ns: now_ms() as i64 * 1_000_000,
+                manifest: None,
+            };
+            let e = self.local(folder, &change, [0u8; 32], public, Vec::new())?;
             batch.entries.push((e, None));
         }
         if batch.entries.is_empty() {
@@ -549,6 +522,22 @@ impl Engine {
         }
         sign_all(&self.key, &mut batch.entries);
         self.commit(batch)
+    }
+
+    /// Trusts `device` again after it was untrusted: a readmit entry in
+    /// each folder whose chain revokes it. Its entries that know of the
+    /// readmission count again; those it made while revoked stay void.
+    pub fn readmit(&mut self, device: DeviceId) -> Result<()> {
+        self.trust(device);
+        let folders: Vec<(String, u64)> = self
+            .dags
+            .iter()
+            .filter(|(f, d)| {
+                self.folders.contains_key(*f) && d.revocations().iter().any(|(r, _)| *r == device)
+            })
+            .map(|(f, _)| (f.clone(), 0))
+            .collect();
+        self.record_trust(device, ChangeKind::Readmit, &folders)
     }
 
     /// Whether `device` is untrusted here.
