@@ -284,12 +284,25 @@ impl Engine {
 
     /// (author, highest seq) of every entry here, per folder, for the
     /// folders `peer` may have (every folder when None).
+    ///
+    /// Every folder configured here and shared with `peer` is listed, an
+    /// empty one too: the hello says which folders this node takes, and a
+    /// peer sends only those.
     pub fn version_vectors(&self, peer: Option<DeviceId>) -> FolderVersions {
-        self.dags
+        let mut out: FolderVersions = self
+            .dags
             .iter()
             .filter(|(f, _)| peer.is_none_or(|p| self.shares(f, p)))
             .map(|(f, d)| (f.clone(), d.version_vector()))
-            .collect()
+            .collect();
+        if let Some(p) = peer {
+            for f in self.folders.keys() {
+                if self.shares(f, p) {
+                    out.entry(f.clone()).or_default();
+                }
+            }
+        }
+        out
     }
 
     /// Whether `folder` is configured here and shared with `device` (a
@@ -311,7 +324,9 @@ impl Engine {
         let none = HashMap::new();
         let mut behind: HashMap<(&str, DeviceId), u64> = HashMap::new();
         for (folder, dag) in &self.dags {
-            if peer.is_some_and(|p| !self.shares(folder, p)) {
+            // A peer gets the folders shared with it that its hello lists
+            // (the ones it syncs); it would refuse the others.
+            if peer.is_some_and(|p| !self.shares(folder, p) || !have.contains_key(folder)) {
                 continue;
             }
             let theirs = have.get(folder).unwrap_or(&none);
@@ -394,14 +409,19 @@ impl Engine {
             let id = hex(&e.hash);
             if let Some(f) = from {
                 if !self.shares(&e.meta.folder, f) {
-                    r.refused.push((
-                        id,
+                    let why = if self.folders.contains_key(&e.meta.folder) {
                         format!(
                             "folder {:?} is not shared with device {}",
                             e.meta.folder,
                             f.short()
-                        ),
-                    ));
+                        )
+                    } else {
+                        format!(
+                            "folder {:?} is not synced here (add it with addFolder)",
+                            e.meta.folder
+                        )
+                    };
+                    r.refused.push((id, why));
                     continue;
                 }
             }
@@ -1545,7 +1565,13 @@ mod tests {
         assert!(me.shares("sales", sales_peer) && !me.shares("hr", sales_peer));
         let vv = me.version_vectors(Some(sales_peer));
         assert_eq!(vv.keys().collect::<Vec<_>>(), ["sales"]);
-        let sent = me.entries_since(Some(sales_peer), &HashMap::new()).unwrap();
+        // What the sales peer's hello says it syncs: both folders, though
+        // only sales is shared with it.
+        let hello: PeerVersions = ["sales", "hr"]
+            .iter()
+            .map(|f| (f.to_string(), HashMap::new()))
+            .collect();
+        let sent = me.entries_since(Some(sales_peer), &hello).unwrap();
         assert_eq!(sent.len(), 3);
         assert!(sent
             .iter()
@@ -1582,12 +1608,21 @@ mod tests {
         me.unshare_folder("sales", sales_peer).unwrap();
         assert!(me.version_vectors(Some(sales_peer)).is_empty());
         assert!(me
-            .entries_since(Some(sales_peer), &HashMap::new())
+            .entries_since(Some(sales_peer), &hello)
             .unwrap()
             .is_empty());
         // Shared with every trusted device: unsharing one keeps the rest.
         me.add_folder("open", &t.path().join("open")).unwrap();
         assert!(me.shares("open", sales_peer) && me.shares("open", other));
+        // A hello lists every folder a node syncs with that peer, an empty
+        // one too; a peer is sent only the folders its hello lists.
+        assert!(me.version_vectors(Some(other)).contains_key("open"));
+        let hr_only: PeerVersions = [("hr".to_string(), HashMap::new())].into();
+        let to_other = me.entries_since(Some(other), &hr_only).unwrap();
+        assert_eq!(to_other.len(), 3);
+        assert!(to_other
+            .iter()
+            .all(|r| Entry::decode(r).unwrap().meta.folder == "hr"));
         me.unshare_folder("open", other).unwrap();
         assert!(me.shares("open", sales_peer) && !me.shares("open", other));
         me.share_folder("open", other).unwrap();

@@ -851,6 +851,9 @@ impl Runner {
         mut pushes: tokio::sync::broadcast::Receiver<PushBatch>,
     ) {
         let ledger = self.ledger.clone();
+        // The folders the peer syncs (its hello lists them): nothing else
+        // is sent, now or in pushes; a folder it adds later reconnects.
+        let takes: std::collections::HashSet<String> = have.keys().cloned().collect();
         let missing =
             match tokio::task::spawn_blocking(move || ledger.entries_since(device, &have)).await {
                 Ok(Ok(m)) => m,
@@ -877,9 +880,10 @@ impl Runner {
                     let records: Vec<Vec<u8>> = batch
                         .iter()
                         .filter(|(f, _)| {
-                            *shared
-                                .entry(f.as_str())
-                                .or_insert_with(|| self.ledger.shares(f, device))
+                            takes.contains(f.as_str())
+                                && *shared
+                                    .entry(f.as_str())
+                                    .or_insert_with(|| self.ledger.shares(f, device))
                         })
                         .map(|(_, r)| r.clone())
                         .collect();
