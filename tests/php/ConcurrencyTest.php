@@ -87,6 +87,9 @@ final class ConcurrencyTest extends TestCase
             ksort($out);
             return $out;
         };
+        // Convergence, not speed, is what this asserts (the benchmark
+        // measures speed): a device whose old connection has not timed out
+        // yet (30 s) or a retry on the 60 s full pass may take its time.
         $last = null;
         $stableSince = microtime(true);
         Env::waitUntil(function () use ($a, $b, $snapshot, $ra, $rb, &$last, &$stableSince) {
@@ -98,7 +101,7 @@ final class ConcurrencyTest extends TestCase
             }
             return $now[0] === $now[1] && $now[2] === $now[3] && microtime(true) - $stableSince > 2
                 && $a->status()['transfers'] === [] && $b->status()['transfers'] === [];
-        }, 90, 'A and B to converge');
+        }, 240, 'A and B to converge');
         $files = $snapshot("$ra/docs");
         $this->assertSame($files, $snapshot("$rb/docs"), 'both devices hold the same file and copies');
         // (A download given up because its source moved on to a newer
