@@ -45,6 +45,8 @@ pub struct Peer {
     pub name: Option<String>,
     /// The live connection, if any.
     pub conn: Option<quinn::Connection>,
+    /// Which side dialled it.
+    pub dialler: Option<DeviceId>,
     /// Last connection error, for `peers()`.
     pub last_error: Option<String>,
     /// When to try dialling again, and the current backoff.
@@ -683,7 +685,12 @@ impl Runner {
             }
             let p = peers.entry(device).or_default();
             let live = p.conn.as_ref().filter(|c| c.close_reason().is_none());
-            if live.is_some() && !preferred {
+            // Two connections dialled from opposite sides at once: both
+            // sides keep the one the smaller device ID dialled. One dialled
+            // again by the side that dialled the live one replaces it: that
+            // side restarted, or lost it, and the old one would otherwise
+            // hold the new one off until its idle timeout (30 s).
+            if live.is_some() && !preferred && p.dialler != Some(dialler) {
                 reader.abort();
                 conn.close(quinn::VarInt::from_u32(3), b"duplicate");
                 return;
@@ -691,6 +698,7 @@ impl Runner {
             if let Some(old) = p.conn.replace(conn.clone()) {
                 old.close(quinn::VarInt::from_u32(3), b"duplicate");
             }
+            p.dialler = Some(dialler);
             p.last_error = None;
             p.backoff = Duration::ZERO;
         }
