@@ -469,12 +469,14 @@ impl Dag {
         match (m.kind, m.target()) {
             (ChangeKind::Revoke, Some(target)) if !void => {
                 let list = self.revokes.entry(target).or_default();
+                // Known in advance (`expect_revocation`), the entries it
+                // voids were applied as void already; otherwise those
+                // applied before it had effect: rebuild.
                 if !list.iter().any(|(h, _)| *h == entry.hash) {
                     list.push((entry.hash, m.size));
-                }
-                // Entries it voids were applied with effect: rebuild.
-                if self.last_seq(&target) >= m.size {
-                    self.rebuild = true;
+                    if self.last_seq(&target) >= m.size {
+                        self.rebuild = true;
+                    }
                 }
             }
             (ChangeKind::Readmit, Some(target)) if !void => {

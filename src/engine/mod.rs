@@ -1209,10 +1209,32 @@ impl Engine {
 
 /// Rebuilds the DAGs from the store's log. An entry the store cannot give
 /// back intact is skipped with a warning; `verify` names it.
+///
+/// One pass over the log, unless a revocation turns out to come after
+/// entries it voids: then a second pass, with every revocation known
+/// before any entry is applied.
 fn replay(
     store: &Store,
     me: DeviceId,
     revoked: &HashMap<DeviceId, HashMap<String, u64>>,
+) -> Result<BTreeMap<String, Dag>> {
+    let mut dags = replay_pass(store, me, revoked, false)?;
+    let stale = dags
+        .values_mut()
+        .map(|d| d.take_rebuild())
+        .filter(|s| *s)
+        .count();
+    if stale == 0 {
+        return Ok(dags);
+    }
+    replay_pass(store, me, revoked, true)
+}
+
+fn replay_pass(
+    store: &Store,
+    me: DeviceId,
+    revoked: &HashMap<DeviceId, HashMap<String, u64>>,
+    revocations_first: bool,
 ) -> Result<BTreeMap<String, Dag>> {
     let mut dags: BTreeMap<String, Dag> = BTreeMap::new();
     let new_dag = |folder: &str| {
@@ -1224,18 +1246,20 @@ fn replay(
     };
     // Revocations first (the kind is the meta's second byte): an entry a
     // revocation voids has no effect even when the log holds it first.
-    store.for_each_entry(|_, _, rec| {
-        if rec.get(5) == Some(&4) {
-            if let Ok(e) = Entry::decode(rec) {
-                if let Some(target) = e.meta.target() {
-                    dags.entry(e.meta.folder.clone())
-                        .or_insert_with(|| new_dag(&e.meta.folder))
-                        .expect_revocation(e.hash, target, e.meta.size);
+    if revocations_first {
+        store.for_each_entry(|_, _, rec| {
+            if rec.get(5) == Some(&4) {
+                if let Ok(e) = Entry::decode(rec) {
+                    if let Some(target) = e.meta.target() {
+                        dags.entry(e.meta.folder.clone())
+                            .or_insert_with(|| new_dag(&e.meta.folder))
+                            .expect_revocation(e.hash, target, e.meta.size);
+                    }
                 }
             }
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+    }
     let mut damaged = 0u64;
     store.for_each_entry(|_, _, rec| {
         match Entry::decode(rec) {
