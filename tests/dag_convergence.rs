@@ -678,3 +678,33 @@ fn two_losers_of_one_author_in_one_second_each_keep_a_copy() {
     contents.sort();
     assert_eq!(contents, [1, 4, 8], "{:?}", c.view(0).keys());
 }
+
+/// One author's two versions in one second, the later one naming the
+/// earlier unseen: while the later one wins, the earlier one's copy must not
+/// take the plain name, or it would count as the later one's copy once a
+/// third device's version beats both (the later one's content was lost).
+#[test]
+fn a_copy_made_while_its_namesake_wins_does_not_stand_for_it_later() {
+    let mut c = Cluster::new(3);
+    let t = |s: i64| 1_700_000_000_000_000_000 + s * 1_000_000_000;
+    c.write(2, "x.txt", 2, t(1)); // C's first version
+    c.write(0, "x.txt", 17, t(3)); // A's, later: it wins at C
+    let a = c.devices[0].log.clone();
+    for e in a {
+        c.give(2, e);
+    }
+    // C's user edits the file (the disk held A's version), in the same
+    // second as C's first version: the record keeps that one as unseen.
+    c.edit(2, "x.txt", 10, t(1));
+    c.record(2);
+    // C records the copy of its first version, then B's version beats all.
+    c.write(1, "x.txt", 2, t(5));
+    c.settle(0);
+    let v = c.view(0);
+    for d in 1..3 {
+        assert_eq!(c.view(d), v);
+    }
+    let mut contents: Vec<u8> = v.values().map(|h| h[0]).collect();
+    contents.sort();
+    assert_eq!(contents, [2, 2, 10], "{:?}", v.keys());
+}

@@ -579,15 +579,20 @@ impl Dag {
         };
         let plain = conflict_name(path, l.mtime_ns, &l.author);
         let tagged = conflict_name_tagged(path, l.mtime_ns, &l.author, Some(&l.hash));
-        // Two losing versions with one plain name (one author's, in one
+        // Two present versions with one plain name (one author's, in one
         // second: a version and a later one that did not replace it, see
-        // `unseen`): each is told apart by its tag, and a copy at the plain
-        // name counts only for the version whose content it holds.
+        // `unseen`): each loser is told apart by its tag, and a copy at the
+        // plain name counts only for the version whose content it holds.
+        // The other may be the winner today and lose tomorrow, so it counts
+        // too: a copy made now at the plain name would otherwise stand for
+        // it later, though it holds this one's content.
         let shared_name = paths.get(path).is_some_and(|max| {
-            resolve(max)
-                .1
-                .iter()
-                .any(|o| o.hash != l.hash && conflict_name(path, o.mtime_ns, &o.author) == plain)
+            max.iter().any(|o| {
+                o.present
+                    && o.hash != l.hash
+                    && o.content != l.content
+                    && conflict_name(path, o.mtime_ns, &o.author) == plain
+            })
         });
         if shared_name {
             if recorded_at(&tagged, false) || recorded_at(&plain, true) {
