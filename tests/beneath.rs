@@ -280,7 +280,7 @@ fn harp_temp_files_are_never_recorded_at_any_depth() {
     let t = tempfile::tempdir().unwrap();
     let (mut o, c, folder) = owner(t.path());
     std::fs::create_dir_all(folder.join("sub")).unwrap();
-    let tmp = tmp_name(&[7; 32]);
+    let tmp = tmp_name("sub/a.txt", &[7; 32]);
     assert!(tmp.ends_with(".part"), "Nextcloud's scanner skips *.part");
     let legacy = tmp.trim_end_matches(".part").to_string();
     for name in [&tmp, &legacy] {
@@ -335,7 +335,7 @@ fn a_peers_entry_for_a_reserved_name_is_refused() {
     let (mut e, _) = engine(t.path());
     let k = DeviceKey::from_seed([8; 32]);
     e.trust(k.device_id());
-    let path = format!("sub/{}", tmp_name(&[1; 32]));
+    let path = format!("sub/{}", tmp_name("sub/a.txt", &[1; 32]));
     let m = meta("f", k.device_id(), 1, &path, 5, [3; 32]);
     assert!(m.check().is_err());
     let r = e.receive(None, &[record(&m, GENESIS, &k).0]).unwrap();
@@ -419,6 +419,17 @@ struct Peer {
 
 impl Peer {
     fn join(node: &mut Node, seed: u8, answer: Answerer) -> Peer {
+        Peer::join_gated(node, seed, answer, None)
+    }
+
+    /// A peer whose chunk answers wait until `gate` turns true (at most
+    /// WAIT): the node's fetches stay running meanwhile.
+    fn join_gated(
+        node: &mut Node,
+        seed: u8,
+        answer: Answerer,
+        gate: Option<tokio::sync::watch::Receiver<bool>>,
+    ) -> Peer {
         let key = DeviceKey::from_seed([seed; 32]);
         let id = key.device_id();
         node.owner
@@ -451,6 +462,7 @@ impl Peer {
             answer,
             manifests.clone(),
             chunks.clone(),
+            gate,
         ));
         wait_until("the node to see the peer", WAIT, || {
             node.peer(id).is_some_and(|p| p["connected"] == true)
@@ -515,9 +527,11 @@ async fn answer_requests(
     answer: Answerer,
     manifests: Arc<AtomicU64>,
     chunks: Arc<AtomicU64>,
+    gate: Option<tokio::sync::watch::Receiver<bool>>,
 ) {
     while let Ok((mut s, mut r)) = conn.accept_bi().await {
         let (answer, manifests, chunks) = (answer.clone(), manifests.clone(), chunks.clone());
+        let mut gate = gate.clone();
         tokio::spawn(async move {
             let Ok(buf) = r.read_to_end(8192).await else {
                 return;
@@ -530,7 +544,12 @@ async fn answer_requests(
             };
             match req["get"].as_str() {
                 Some("manifest") => manifests.fetch_add(1, Ordering::Relaxed),
-                _ => chunks.fetch_add(1, Ordering::Relaxed),
+                _ => {
+                    if let Some(g) = gate.as_mut() {
+                        let _ = tokio::time::timeout(WAIT, g.wait_for(|open| *open)).await;
+                    }
+                    chunks.fetch_add(1, Ordering::Relaxed)
+                }
             };
             let (status, n, body) = answer(&req);
             let mut out = vec![status];
@@ -603,7 +622,7 @@ fn a_symlink_planted_at_the_temp_file_name_is_not_written_through() {
     let content = m.content_hash();
     // The temporary file's name is predictable: plant a link at it (and at
     // the name Harp 0.1 used).
-    let tmp = tmp_name(&content);
+    let tmp = tmp_name("notes.bin", &content);
     symlink(&victim, node.folder.join(&tmp)).unwrap();
     symlink(&victim, node.folder.join(tmp.trim_end_matches(".part"))).unwrap();
     let peer = Peer::join(&mut node, 42, serving(content, &m, data.clone()));
@@ -711,4 +730,88 @@ fn a_file_that_would_cross_the_free_space_reserve_is_not_written() {
         "no temporary file either: {:?}",
         node.names()
     );
+}
+
+/// Serves several files of one chunk each: (content, manifest, bytes).
+fn serving_all(files: Vec<(Hash, Manifest, Vec<u8>)>) -> Answerer {
+    let by_hex: std::collections::HashMap<String, (u8, Vec<u8>)> = files
+        .into_iter()
+        .flat_map(|(content, m, data)| {
+            [
+                (hex(&content), (0, m.encode())),
+                (hex(blake3::hash(&data).as_bytes()), (0, data)),
+            ]
+        })
+        .collect();
+    Arc::new(move |req: &Value| {
+        let hash = req["hash"].as_str().unwrap_or_default();
+        match by_hex.get(hash) {
+            Some((status, body)) => (*status, body.len() as u32, body.clone()),
+            None => (1, 0, vec![]),
+        }
+    })
+}
+
+/// A peer's version waits in the applier's queue (every fetch slot is
+/// taken) while the user writes the same file here. The user's write is
+/// recorded, and wins (it is newer); the waiting fetch, started afterwards,
+/// must not put the peer's version over it (it did: the check at its start
+/// compared the disk with the user's fresh record, found them equal, and
+/// the rename replaced the user's file). The peer's version is kept as a
+/// conflict copy instead.
+#[test]
+fn a_fetch_that_waited_while_the_user_wrote_the_file_does_not_overwrite_it() {
+    let mut node = Node::start("target");
+    // 16 files fill every fetch slot (FILES_IN_FLIGHT) and hang on their
+    // chunks until the gate opens; the 17th, z.txt, waits behind them.
+    let mut files = Vec::new();
+    let mut authored: Vec<(String, u64, Hash)> = Vec::new();
+    for i in 0..16 {
+        let data = bytes(2000, &format!("filler {i}"));
+        let m = one_chunk(&data);
+        authored.push((format!("a{i:02}.bin"), data.len() as u64, m.content_hash()));
+        files.push((m.content_hash(), m, data));
+    }
+    let theirs = b"the peer's version of z.txt".to_vec();
+    let m = one_chunk(&theirs);
+    authored.push(("z.txt".into(), theirs.len() as u64, m.content_hash()));
+    files.push((m.content_hash(), m, theirs.clone()));
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let peer = Peer::join_gated(&mut node, 43, serving_all(files), Some(gate));
+    let list: Vec<(&str, u64, Hash)> = authored
+        .iter()
+        .map(|(p, n, c)| (p.as_str(), *n, *c))
+        .collect();
+    peer.author(&list);
+    wait_until("16 fetches to hang on their chunks", WAIT, || {
+        node.owner.status().unwrap()["transfers"]
+            .as_array()
+            .is_some_and(|t| t.len() == 16)
+    });
+
+    // The user writes z.txt now (newer than the peer's 2023 version).
+    let target = node.folder.join("z.txt");
+    std::fs::write(&target, "the user's version").unwrap();
+    node.owner
+        .call(Op::Scan {
+            folder: "docs".into(),
+        })
+        .unwrap();
+    open.send(true).unwrap();
+
+    // Everything lands: the fillers, and the peer's z.txt as a copy.
+    let copy = node
+        .folder
+        .join(conflict_name("z.txt", 1_700_000_000_000_000_000, &peer.id));
+    wait_until("the fillers and the conflict copy", WAIT, || {
+        (0..16).all(|i| node.folder.join(format!("a{i:02}.bin")).exists())
+            && std::fs::read(&copy).ok().as_deref() == Some(&theirs[..])
+            && node.owner.status().unwrap()["transfers"] == serde_json::json!([])
+    });
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "the user's version",
+        "the user's write was replaced by a fetch queued before it"
+    );
+    node.assert_verifies();
 }

@@ -2,8 +2,12 @@
 //! remove, where a chunk can be copied from locally (delta sync), and
 //! recording what was applied so it never echoes back as a local change.
 
+use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use super::{hex, look, Engine, Seen};
 use crate::chain::dag::Version;
@@ -11,7 +15,58 @@ use crate::chain::Hash;
 use crate::error::{HarpError, Result};
 use crate::fsutil::beneath::{self, Root};
 use crate::manifest::Manifest;
-use crate::store::FileRecord;
+use crate::store::{FileRecord, Store};
+
+/// The disk lock, with the files the applier has put in place and not
+/// recorded yet.
+///
+/// Whoever reads a folder's files to record them (a notify, a scan) holds
+/// this lock from the look to the commit, and the applier holds it while it
+/// checks a path and swaps its new version in (`owner::apply`). So a user's
+/// write recorded a moment ago is never swapped out, and one that landed in
+/// the old file just before the swap is seen by the look after it (and the
+/// swap undone). A file swapped in is recorded only once its rename is
+/// durable; until then it is listed here, so that a notify or scan arriving
+/// meanwhile takes it for what it is, not for a change of this device's.
+#[derive(Debug, Default)]
+pub struct Placing {
+    files: HashMap<(String, String), FileRecord>,
+}
+
+/// `Placing` behind its lock, shared by the engine and the applier.
+pub type DiskLock = Arc<Mutex<Placing>>;
+
+impl Placing {
+    /// Notes a file put in place at `folder`/`path`, not recorded yet.
+    pub fn insert(&mut self, folder: &str, path: &str, record: FileRecord) {
+        self.files
+            .insert((folder.to_string(), path.to_string()), record);
+    }
+
+    /// Forgets a file once its record is in the store (or it failed).
+    pub fn remove(&mut self, folder: &str, path: &str) {
+        self.files.remove(&(folder.to_string(), path.to_string()));
+    }
+
+    /// What is at `path`, as far as this device knows: a file put in place
+    /// and not recorded yet, or else the store's record.
+    pub fn file(&self, store: &Store, folder: &str, path: &str) -> Result<Option<FileRecord>> {
+        match self.files.get(&(folder.to_string(), path.to_string())) {
+            Some(r) => Ok(Some(*r)),
+            None => store.file(folder, path),
+        }
+    }
+
+    /// The store's records of a folder (path -> record), with the files put
+    /// in place and not recorded yet over them.
+    pub fn overlay(&self, folder: &str, records: &mut HashMap<String, FileRecord>) {
+        for ((f, p), r) in &self.files {
+            if f == folder {
+                records.insert(p.clone(), *r);
+            }
+        }
+    }
+}
 
 /// One thing the disk lacks.
 #[derive(Debug, Clone)]
@@ -24,9 +79,18 @@ pub enum Want {
         path: String,
         /// The version to write.
         version: Version,
-        /// A conflict copy: fetched before other files of its folder, whose
-        /// old content it may be copied from, are overwritten.
-        copy: bool,
+        /// For a conflict copy, the path whose losing version it keeps: it
+        /// is fetched before other files of its folder, whose old content
+        /// it may be copied from, are overwritten.
+        copy_of: Option<String>,
+    },
+    /// A path the disk holds as the view wants: whatever waits or runs
+    /// for it is stale (a local change since made it so).
+    Settled {
+        /// Folder id.
+        folder: String,
+        /// Path in the folder.
+        path: String,
     },
     /// A path the view no longer has.
     Remove {
@@ -55,14 +119,36 @@ impl Engine {
             let Some(dag) = self.dags.get(&folder) else {
                 continue;
             };
-            for (cpath, version) in dag.copies_for(&folder, &path) {
+            let copies = dag.copies_for(&folder, &path);
+            // A copy the view showed at the last look and no longer does
+            // (its version was replaced by a later one, knowingly): removed
+            // now, as the full pass would, not left on disk until then.
+            let names: BTreeSet<String> = copies.iter().map(|(c, _)| c.clone()).collect();
+            let key = (folder.clone(), path.clone());
+            let before = if names.is_empty() {
+                self.copies_shown.remove(&key)
+            } else {
+                self.copies_shown.insert(key, names.clone())
+            };
+            for gone in before.unwrap_or_default().difference(&names) {
+                if dag.file(&folder, gone).is_none() {
+                    if let Some(record) = self.store.file(&folder, gone)? {
+                        out.push(Want::Remove {
+                            folder: folder.clone(),
+                            path: gone.clone(),
+                            record,
+                        });
+                    }
+                }
+            }
+            for (cpath, version) in copies {
                 let have = self.store.file(&folder, &cpath)?;
                 if have.is_none_or(|r| r.content != version.content) {
                     out.push(Want::Fetch {
                         folder: folder.clone(),
                         path: cpath,
                         version,
-                        copy: true,
+                        copy_of: Some(path.clone()),
                     });
                 }
             }
@@ -72,14 +158,14 @@ impl Engine {
                     folder,
                     path,
                     version: v,
-                    copy: false,
+                    copy_of: None,
                 }),
                 (None, Some(record)) => out.push(Want::Remove {
                     folder,
                     path,
                     record,
                 }),
-                _ => {}
+                _ => out.push(Want::Settled { folder, path }),
             }
         }
         Ok(out)
@@ -104,7 +190,7 @@ impl Engine {
                         folder: folder.clone(),
                         path,
                         version: f.version,
-                        copy: f.conflict_of.is_some(),
+                        copy_of: f.conflict_of.clone(),
                     };
                     // Conflict copies first: their content may sit in a
                     // file about to be overwritten.
@@ -126,6 +212,28 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Whether the view still wants `version` at `path` (as the file, or
+    /// as the conflict copy of `copy_of`'s losing version): a want computed
+    /// earlier may have been overtaken by a local change, and is dropped.
+    pub fn still_wanted(
+        &self,
+        folder: &str,
+        path: &str,
+        version: &Hash,
+        copy_of: Option<&str>,
+    ) -> bool {
+        let Some(dag) = self.dags.get(folder) else {
+            return false;
+        };
+        match copy_of {
+            None => dag.file(folder, path).is_some_and(|v| v.hash == *version),
+            Some(of) => dag
+                .copies_for(folder, of)
+                .iter()
+                .any(|(c, v)| c == path && v.hash == *version),
+        }
     }
 
     /// A folder's root, opened: the applier resolves every path of the
@@ -295,15 +403,23 @@ impl Engine {
     }
 }
 
-/// The temporary file a download of `content` is written to, next to its
-/// target: `.harp-tmp-<the content hash's first 32 hex digits>.part`
-/// (`paths::is_reserved_name` keeps every such name out of sync; `.part`
-/// keeps Nextcloud's scanner away from it too).
-pub fn tmp_name(content: &Hash) -> String {
+/// The temporary file a download of `content` to `path` is written to,
+/// next to its target: `.harp-tmp-<32 hex digits>.part`, the digits being
+/// the first 16 bytes of SHA3-256 over the path, a zero byte and the
+/// content hash. One per target and content: a restart finds it again, and
+/// two paths fetching the same content (a file and its conflict copy) never
+/// share one. (`paths::is_reserved_name` keeps every such name out of
+/// sync; `.part` keeps Nextcloud's scanner away from it too.)
+pub fn tmp_name(path: &str, content: &Hash) -> String {
+    use sha3::{Digest, Sha3_256};
+    let mut h = Sha3_256::new();
+    h.update(path.as_bytes());
+    h.update([0u8]);
+    h.update(content);
     format!(
         "{}{}{}",
         crate::paths::TEMP_PREFIX,
-        &hex(content)[..32],
+        &hex(&h.finalize())[..32],
         crate::paths::TEMP_SUFFIX
     )
 }

@@ -35,7 +35,7 @@ use crate::owner::{now_ms, warn};
 use crate::paths;
 use crate::store::{Batch, FileRecord, Store};
 
-pub use apply::{tmp_name, Want};
+pub use apply::{tmp_name, DiskLock, Placing, Want};
 pub use scan::ScanReport;
 
 /// Called after every commit with the entries it made durable (local or
@@ -135,6 +135,11 @@ pub struct Engine {
     /// Per folder, what its last scan found that Harp never follows or
     /// opens (symlinks, FIFOs, sockets, device files): path -> reason.
     not_synced: HashMap<String, Vec<(String, String)>>,
+    /// Held from reading the disk to recording it (see `Placing`).
+    disk: DiskLock,
+    /// The conflict copies each path's losing versions had in the view
+    /// when the applier last looked at it: (folder, path) -> copy paths.
+    copies_shown: HashMap<(String, String), BTreeSet<String>>,
 }
 
 /// How many entries one author may add to this node: a burst, then a
@@ -263,6 +268,8 @@ impl Engine {
             quota: HashMap::new(),
             limits: EntryQuota::default(),
             not_synced: HashMap::new(),
+            disk: DiskLock::default(),
+            copies_shown: HashMap::new(),
         })
     }
 
@@ -749,11 +756,19 @@ impl Engine {
         Ok(Value::Array(list))
     }
 
+    /// The disk lock the applier shares with this engine (see `Placing`).
+    pub fn disk_lock(&self) -> DiskLock {
+        self.disk.clone()
+    }
+
     /// Turns unprocessed journal changes into entries. Returns how many
     /// entries it wrote.
     pub fn process_journal(&mut self) -> Result<u64> {
         let mut written = 0;
+        let disk = self.disk.clone();
         loop {
+            // Held from the look at the disk to the commit (see `Placing`).
+            let placing = disk.lock();
             let done = self.store.processed()?;
             let changes = self.store.changes(done, JOURNAL_BATCH)?;
             let Some(last) = changes.last().map(|c| c.seq) else {
@@ -795,7 +810,7 @@ impl Engine {
                 let lookup = |p: &str| -> Result<Option<FileRecord>> {
                     match overlay.get(&(n.folder.clone(), p.to_string())) {
                         Some(r) => Ok(*r),
-                        None => self.store.file(&n.folder, p),
+                        None => placing.file(&self.store, &n.folder, p),
                     }
                 };
                 match self.observe(&n.folder, root, &n.path, n.kind, &from, lookup) {
@@ -824,7 +839,7 @@ impl Engine {
                             (None, _) => {
                                 let current = match overlay.get(&key(&p.path)) {
                                     Some(r) => *r,
-                                    None => self.store.file(&n.folder, &p.path)?,
+                                    None => placing.file(&self.store, &n.folder, &p.path)?,
                                 };
                                 if let Some(mut r) = current {
                                     r.mtime_ns = p.mtime_ns;
@@ -851,7 +866,7 @@ impl Engine {
                 ..Batch::default()
             };
             for (folder, pending) in by_folder {
-                self.build(&folder, pending, &mut batch)?;
+                self.build(&folder, pending, &mut batch, Some(&placing))?;
             }
             written += batch.entries.len() as u64;
             self.commit(batch)?;
@@ -983,20 +998,34 @@ impl Engine {
     /// conflict copy; a write beats a concurrent delete). A version its own
     /// author replaces later is then replaced as usual, so no copy is ever
     /// made of content that no device holds any more.
-    fn build(&mut self, folder: &str, pending: Vec<Observed>, batch: &mut Batch) -> Result<()> {
+    /// Turns observed changes into signed entries and file records, in
+    /// `batch`. `placing`: the disk lock's list, held by a caller that read
+    /// the disk (a file the applier put in place is what the disk held).
+    fn build(
+        &mut self,
+        folder: &str,
+        pending: Vec<Observed>,
+        batch: &mut Batch,
+        placing: Option<&Placing>,
+    ) -> Result<()> {
         let public = self.key.public().to_bytes();
         let first = batch.entries.len();
+        let store = self.store.clone();
+        let record = |path: &str| match placing {
+            Some(p) => p.file(&store, folder, path),
+            None => store.file(folder, path),
+        };
         // The entry each path got in this batch: what its disk holds now.
         let mut just: HashMap<String, Hash> = HashMap::new();
         for p in pending {
             let had = match just.get(&p.path) {
                 Some(h) => Some(*h),
-                None => self.store.file(folder, &p.path)?.map(|r| r.entry),
+                None => record(&p.path)?.map(|r| r.entry),
             };
             let content = p.manifest.as_ref().map(Manifest::content_hash);
             if p.manifest.is_none() && p.kind == ChangeKind::Write {
                 // Same bytes, new mtime: update the record, no entry.
-                if let Some(mut rec) = self.store.file(folder, &p.path)? {
+                if let Some(mut rec) = record(&p.path)? {
                     rec.mtime_ns = p.mtime_ns;
                     batch.files_put.push((folder.into(), p.path, rec));
                 }
@@ -1010,7 +1039,7 @@ impl Engine {
             if p.kind == ChangeKind::Rename {
                 let had_from = match just.get(&p.from) {
                     Some(h) => Some(*h),
-                    None => self.store.file(folder, &p.from)?.map(|r| r.entry),
+                    None => record(&p.from)?.map(|r| r.entry),
                 };
                 unseen.extend(
                     self.unseen(folder, &p.from, had_from.as_ref(), None)
@@ -1103,6 +1132,15 @@ impl Engine {
             }
             return Err(e);
         }
+        // A local change that keeps peers' versions beside it needs their
+        // conflict copies, and one to a path whose copies the applier
+        // showed may replace their versions: the applier looks again.
+        for (e, _) in &batch.entries {
+            let key = (e.meta.folder.clone(), e.meta.path.clone());
+            if !e.meta.unseen.is_empty() || self.copies_shown.contains_key(&key) {
+                self.dirty.insert(key);
+            }
+        }
         if let Some(f) = &self.on_commit {
             if !batch.entries.is_empty() {
                 let entries: Vec<Entry> = batch.entries.into_iter().map(|(e, _)| e).collect();
@@ -1148,7 +1186,7 @@ impl Engine {
     pub fn record(&mut self, folder: &str, changes: Vec<Observed>) -> Result<u64> {
         self.root(folder)?;
         let mut batch = Batch::default();
-        self.build(folder, changes, &mut batch)?;
+        self.build(folder, changes, &mut batch, None)?;
         let n = batch.entries.len() as u64;
         self.commit(batch)?;
         Ok(n)

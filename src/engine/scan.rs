@@ -187,6 +187,10 @@ impl Engine {
     pub fn scan(&mut self, folder: &str) -> Result<ScanReport> {
         let t0 = Instant::now();
         let root = self.open_root(folder)?;
+        // Held from the walk to the last commit (see `Placing`): a file
+        // the applier has put in place and not recorded yet is known.
+        let disk = self.disk.clone();
+        let placing = disk.lock();
         let mut report = ScanReport::default();
         let mut seen = Vec::new();
         let mut unread = Vec::new();
@@ -196,6 +200,7 @@ impl Engine {
         self.not_synced.insert(folder.to_string(), specials);
         report.files = seen.len() as u64;
         let mut known = self.store.files(folder)?;
+        placing.overlay(folder, &mut known);
         let mut cands = Vec::new();
         let mut present = HashSet::with_capacity(seen.len());
         for (path, st) in seen {
@@ -254,7 +259,7 @@ impl Engine {
                 });
             }
             let mut batch = Batch::default();
-            self.build(folder, pending, &mut batch)?;
+            self.build(folder, pending, &mut batch, Some(&placing))?;
             report.entries += batch.entries.len() as u64;
             self.commit(batch)?;
         }
@@ -271,7 +276,7 @@ impl Engine {
                 })
                 .collect();
             let mut batch = Batch::default();
-            self.build(folder, pending, &mut batch)?;
+            self.build(folder, pending, &mut batch, Some(&placing))?;
             report.deleted += group.len() as u64;
             report.entries += batch.entries.len() as u64;
             self.commit(batch)?;

@@ -359,6 +359,49 @@ pub fn rename_at(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
     rfs::renameat(dir, from, dir, to).map_err(io::Error::from)
 }
 
+/// How `put_in_place` went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Put {
+    /// `from` is at `to` now; nothing was there.
+    New,
+    /// `from` is at `to` now, and what `to` held is at `from`.
+    Swapped,
+    /// The file system cannot rename without replacing (no renameat2
+    /// flags): nothing moved.
+    Unsupported,
+}
+
+/// Puts `from` at `to`, both in `dir`, in one step that never destroys
+/// what `to` held: a rename that refuses to replace, or, when `to` exists,
+/// an exchange of the two names (renameat2 RENAME_NOREPLACE,
+/// RENAME_EXCHANGE). The caller looks at the old file, now at `from`, and
+/// either removes it or swaps it back (`exchange_at`): a write that landed
+/// in it a moment before the swap is seen then, not lost.
+pub fn put_in_place(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<Put> {
+    match rfs::renameat_with(dir, from, dir, to, rfs::RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(Put::New),
+        Err(e) if e == Errno::EXIST => {
+            match rfs::renameat_with(dir, from, dir, to, rfs::RenameFlags::EXCHANGE) {
+                Ok(()) => Ok(Put::Swapped),
+                Err(e) if unsupported(e) => Ok(Put::Unsupported),
+                Err(e) => Err(io::Error::from(e)),
+            }
+        }
+        Err(e) if unsupported(e) => Ok(Put::Unsupported),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// Swaps the names `a` and `b` in `dir` atomically (both must exist).
+pub fn exchange_at(dir: BorrowedFd<'_>, a: &str, b: &str) -> io::Result<()> {
+    rfs::renameat_with(dir, a, dir, b, rfs::RenameFlags::EXCHANGE).map_err(io::Error::from)
+}
+
+/// A renameat2 flag this kernel or file system does not take.
+fn unsupported(e: Errno) -> bool {
+    e == Errno::INVAL || e == Errno::NOSYS || e == Errno::OPNOTSUPP
+}
+
 /// Unlinks `name` in `dir` (a file, symlink or special file; never a
 /// directory). Nothing there is fine.
 pub fn remove_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {

@@ -98,16 +98,16 @@ struct Queue {
 
 fn key(w: &Want) -> Key {
     match w {
-        Want::Fetch { folder, path, .. } | Want::Remove { folder, path, .. } => {
-            (folder.clone(), path.clone())
-        }
+        Want::Fetch { folder, path, .. }
+        | Want::Remove { folder, path, .. }
+        | Want::Settled { folder, path } => (folder.clone(), path.clone()),
     }
 }
 
 fn target(w: &Want) -> Option<Hash> {
     match w {
         Want::Fetch { version, .. } => Some(version.content),
-        Want::Remove { .. } => None,
+        Want::Remove { .. } | Want::Settled { .. } => None,
     }
 }
 
@@ -122,6 +122,22 @@ impl Queue {
             .not_applied
             .lock()
             .retain(|k, _| wanted.contains(k) || self.running.contains_key(k));
+        // A fetch running for a path the pass no longer wants anything at
+        // is stale: dropped (and its temporary file with it).
+        let stale: Vec<Key> = self
+            .running
+            .iter()
+            .filter(|(k, r)| r.content.is_some() && !wanted.contains(*k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            if let Some(r) = self.running.remove(&k) {
+                r.abort.abort();
+                if let Some(old) = r.content {
+                    discard_tmp(ctx, &k.0, &k.1, &old);
+                }
+            }
+        }
         self.merge(wants, ctx);
     }
 
@@ -136,6 +152,19 @@ impl Queue {
                     discard_tmp(ctx, &k.0, &k.1, &old);
                     self.leftovers.remove(&k);
                 }
+            }
+            if let Want::Settled { .. } = w {
+                // Nothing to do here any more: a fetch waiting or running
+                // for an older want is dropped.
+                if let Some(r) = self.running.get(&k) {
+                    if let Some(old) = r.content {
+                        r.abort.abort();
+                        discard_tmp(ctx, &k.0, &k.1, &old);
+                        self.running.remove(&k);
+                    }
+                }
+                self.latest.remove(&k);
+                continue;
             }
             if let Some(r) = self.running.get(&k) {
                 if r.content == t {
@@ -177,8 +206,18 @@ impl Queue {
                 continue;
             }
             let (blocked, copy, is_fetch) = match w {
-                Want::Fetch { folder, copy, .. } => (!copy && copies.contains(folder), *copy, true),
+                Want::Fetch {
+                    folder, copy_of, ..
+                } => (
+                    copy_of.is_none() && copies.contains(folder),
+                    copy_of.is_some(),
+                    true,
+                ),
                 Want::Remove { folder, .. } => (fetches.contains(folder), false, false),
+                Want::Settled { .. } => {
+                    self.pending.remove(i); // never queued (see `merge`)
+                    continue;
+                }
             };
             if blocked || self.running.contains_key(&k) {
                 // Waits; what comes after it in its folder waits too.
@@ -201,12 +240,13 @@ impl Queue {
                     folder,
                     path,
                     version,
-                    copy,
+                    copy_of,
                 } => {
                     let content = version.content;
+                    let copy = copy_of.is_some();
                     let k2 = k.clone();
                     let abort = tasks.spawn(async move {
-                        let r = fetch(&c, &folder, &path, &version).await;
+                        let r = fetch(&c, &folder, &path, &version, copy_of.as_deref()).await;
                         if let Ok(true) = r {
                             c.shared
                                 .push_event(event("file_updated", &folder, &path, &version));
@@ -237,6 +277,7 @@ impl Queue {
                     });
                     (None, false, abort)
                 }
+                Want::Settled { .. } => continue, // never queued (see `merge`)
             };
             if content.is_some() {
                 fetches.insert(k.0.clone());
@@ -460,7 +501,7 @@ fn discard_tmp(ctx: &Ctx, folder: &str, path: &str, content: &Hash) {
     if let Ok(root) = root {
         let (parent, _) = beneath::split(path);
         if let Ok(dir) = root.dir(parent) {
-            let _ = beneath::remove_at(dir.as_fd(), &tmp_name(content));
+            let _ = beneath::remove_at(dir.as_fd(), &tmp_name(path, content));
         }
     }
 }
@@ -475,18 +516,30 @@ fn is_recorded(st: &rustix::fs::Stat, recorded: Option<crate::store::FileRecord>
 
 /// Fetches one file; Ok(false) when it was left alone (a local change not
 /// yet recorded sits there, or nobody has the content).
-async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<bool> {
+async fn fetch(
+    ctx: &Arc<Ctx>,
+    folder: &str,
+    path: &str,
+    v: &Version,
+    copy_of: Option<&str>,
+) -> Result<bool> {
     let shared = &ctx.shared;
-    let (root, known) = {
+    // What is recorded at the path now, read together with the view: a
+    // want computed before a local change that overtook it is dropped here,
+    // and one that is still current replaces only this record (`finish`).
+    let (root, known, recorded) = {
         let e = shared.engine.lock();
-        (e.folder_root(folder)?, e.manifest(&v.content)?)
+        if !e.still_wanted(folder, path, &v.hash, copy_of) {
+            return Ok(false);
+        }
+        let recorded = shared.store.file(folder, path)?;
+        (e.folder_root(folder)?, e.manifest(&v.content)?, recorded)
     };
     if known.is_none() && ctx.runner.sources().is_empty() {
         return Ok(false); // nobody to fetch from yet
     }
     // Never overwrite what the user changed and Harp has not recorded yet
     // (nor a symlink or special file the user put there).
-    let recorded = shared.store.file(folder, path)?;
     if let Ok(Some(st)) = root.lstat(path) {
         if !is_recorded(&st, recorded) {
             warn(&format!(
@@ -542,14 +595,14 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
             HarpError::storage(format!("creating {}", root.show(parent)), e)
         }
     })?;
-    let tmp = tmp_name(&v.content);
+    let tmp = tmp_name(path, &v.content);
     let tmp_shown = root.show(&if parent.is_empty() {
         tmp.clone()
     } else {
         format!("{parent}/{tmp}")
     });
     let io = |e: std::io::Error| HarpError::storage(format!("writing {tmp_shown}"), e);
-    // The temporary file is named by the content, so a download that was
+    // The temporary file is named by the path and content, so a download that was
     // interrupted (even by SIGKILL) is found again and resumed: chunks it
     // already holds, verified against their hashes, are not fetched again.
     let (file, found) = beneath::open_temp_at(dir.as_fd(), &tmp).map_err(io)?;
@@ -645,6 +698,7 @@ async fn fetch(ctx: &Arc<Ctx>, folder: &str, path: &str, v: &Version) -> Result<
             folder: folder.to_string(),
             path: path.to_string(),
             version: v.clone(),
+            copy_of: copy_of.map(str::to_string),
             manifest,
             root,
             tmp,
@@ -663,6 +717,8 @@ struct Finished {
     folder: String,
     path: String,
     version: Version,
+    /// For a conflict copy, the path whose losing version it keeps.
+    copy_of: Option<String>,
     manifest: Manifest,
     /// The folder's root: the target's directory is resolved beneath it
     /// again right before the rename.
@@ -732,73 +788,143 @@ fn finish(shared: &Shared, batch: Vec<Finished>) {
         return;
     }
     let mut moved = Vec::with_capacity(ready.len());
-    for (f, dir, shown) in ready {
-        let name = beneath::split(&f.path).1;
-        // Checked again right before the rename (fetch checked when it
-        // began): a file the user wrote while its replacement was being
-        // fetched is not overwritten. Its notify records it, as a version
-        // concurrent with this one, so neither is lost; the temporary file
-        // is removed (if this version is still wanted, it is fetched again).
-        if changed_locally(shared, &f.folder, &f.path, dir.as_fd(), name, f.was) {
-            let _ = beneath::remove_at(dir.as_fd(), &f.tmp);
-            let _ = f.done.send(Ok(false));
-            continue;
-        }
-        // The size and mtime of what is renamed into place (the rename
-        // keeps the inode), to be recorded instead of whatever the path
-        // holds by the time the record is written.
-        let seen = beneath::stat_at(dir.as_fd(), &f.tmp)
-            .ok()
-            .flatten()
-            .map(|st| (beneath::size_of(&st), beneath::mtime_ns(&st)));
-        match beneath::rename_at(dir.as_fd(), &f.tmp, name) {
-            Ok(()) => moved.push(((f, dir, shown), seen)),
-            Err(e) => {
-                let err = HarpError::storage(format!("renaming {}/{}", shown, f.tmp), e);
-                let _ = f.done.send(Err(err));
+    {
+        // Under the engine lock and the disk lock, which a notify or scan
+        // holds from reading the disk to recording it: none records between
+        // the look at a path and the swap (see `engine::Placing`), and the
+        // view is the one the swap is checked against.
+        let engine = shared.engine.lock();
+        let mut placing = shared.disk.lock();
+        for (f, dir, shown) in ready {
+            let name = beneath::split(&f.path).1;
+            // A version the view no longer wants here (a local change
+            // overtook it while it was fetched) is dropped, not put in.
+            if !engine.still_wanted(&f.folder, &f.path, &f.version.hash, f.copy_of.as_deref()) {
+                let _ = beneath::remove_at(dir.as_fd(), &f.tmp);
+                let _ = f.done.send(Ok(false));
+                continue;
+            }
+            // The size and mtime of what goes into place (a rename keeps
+            // the inode), to be recorded instead of whatever the path
+            // holds by the time the record is written.
+            let seen = beneath::stat_at(dir.as_fd(), &f.tmp)
+                .ok()
+                .flatten()
+                .map(|st| (beneath::size_of(&st), beneath::mtime_ns(&st)));
+            match put_in_place(shared, &f, dir.as_fd(), name) {
+                Ok(true) => {
+                    if let Some((size, mtime_ns)) = seen {
+                        let record = FileRecord {
+                            size,
+                            mtime_ns,
+                            content: f.version.content,
+                            entry: f.version.hash,
+                        };
+                        placing.insert(&f.folder, &f.path, record);
+                    }
+                    moved.push(((f, dir, shown), seen));
+                }
+                // A file the user wrote while its replacement was being
+                // fetched is not overwritten. Its notify records it, as a
+                // version concurrent with this one, so neither is lost; the
+                // temporary file is removed (if this version is still
+                // wanted, it is fetched again).
+                Ok(false) => {
+                    warn(&format!(
+                        "{}/{} changed locally while its new version was fetched; not overwritten (its notify or a scan records it)",
+                        f.folder, f.path
+                    ));
+                    let _ = beneath::remove_at(dir.as_fd(), &f.tmp);
+                    let _ = f.done.send(Ok(false));
+                }
+                Err(e) => {
+                    let err = HarpError::storage(format!("renaming {}/{}", shown, f.tmp), e);
+                    let _ = f.done.send(Err(err));
+                }
             }
         }
     }
     let (moved, seen): (Vec<_>, Vec<_>) = moved.into_iter().unzip();
-    let recorded = sync(&moved).and_then(|()| {
-        let rows: Vec<_> = moved
-            .iter()
-            .map(|(f, _, _)| (f.folder.as_str(), f.path.as_str(), &f.version, &f.manifest))
-            .collect();
-        shared.engine.lock().applied_many_seen(&rows, &seen)
-    });
-    for (f, _, _) in moved {
-        let _ = f.done.send(recorded.clone().map(|()| true));
+    let synced = sync(&moved);
+    // Recorded under both locks (the engine's first, as a notify takes
+    // them), unless a notify or scan recorded the path since the swap: the
+    // user wrote over the new version, and that record stands.
+    let mut engine = shared.engine.lock();
+    let mut placing = shared.disk.lock();
+    let mut kept = vec![false; moved.len()];
+    let mut rows = Vec::with_capacity(moved.len());
+    let mut rows_seen = Vec::with_capacity(moved.len());
+    for (i, (f, _, _)) in moved.iter().enumerate() {
+        if shared.store.file(&f.folder, &f.path).ok().flatten() == f.was {
+            kept[i] = true;
+            rows.push((f.folder.as_str(), f.path.as_str(), &f.version, &f.manifest));
+            rows_seen.push(seen[i]);
+        }
+    }
+    let recorded = synced.and_then(|()| engine.applied_many_seen(&rows, &rows_seen));
+    for (f, _, _) in &moved {
+        placing.remove(&f.folder, &f.path);
+    }
+    drop(placing);
+    drop(engine);
+    for ((f, _, _), kept) in moved.into_iter().zip(kept) {
+        let _ = f.done.send(recorded.clone().map(|()| kept));
     }
 }
 
-/// Whether the disk holds something at `name` in `dir` other than what
-/// this device last recorded there (a write not recorded yet, or a symlink
-/// or special file the user put there).
-fn changed_locally(
+/// Puts a fetched file in place, unless the disk holds something at its
+/// path other than what this device recorded there when the fetch began (a
+/// write not recorded yet, or a symlink or special file the user put
+/// there): Ok(true) when it is in place, Ok(false) when it was left out.
+///
+/// The swap is one atomic exchange of names, and the old file is looked at
+/// after it, not before: a write the user made a moment before the swap is
+/// in the old file then, and the exchange is undone. (A look before a plain
+/// rename, as on file systems without renameat2 flags, leaves a window
+/// between the two.) Called with the disk lock held.
+fn put_in_place(
     shared: &Shared,
-    folder: &str,
-    path: &str,
+    f: &Finished,
     dir: BorrowedFd<'_>,
     name: &str,
-    was: Option<FileRecord>,
-) -> bool {
-    let now = shared.store.file(folder, path).ok().flatten();
-    let Ok(Some(st)) = beneath::stat_at(dir, name) else {
-        // Nothing there (or unreadable: the rename will say), unless a
-        // version was recorded there meanwhile and then removed.
-        return now != was;
-    };
-    // The disk holds what is recorded, and the record is the one the
-    // fetch began from: a version the user wrote and had recorded while
-    // this one was fetched matches its own record, and is not overwritten.
-    let same = now == was && is_recorded(&st, now);
-    if !same {
-        warn(&format!(
-            "{folder}/{path} changed locally while its new version was fetched; not overwritten (its notify or a scan records it)"
-        ));
+) -> std::io::Result<bool> {
+    // A version the user wrote and had recorded while this one was fetched:
+    // the record moved on, and that version stays.
+    let now = shared.store.file(&f.folder, &f.path).ok().flatten();
+    if now != f.was {
+        return Ok(false);
     }
-    !same
+    match beneath::put_in_place(dir, &f.tmp, name)? {
+        // Nothing was there; a recorded file the user deleted meanwhile
+        // loses to this version, as a delete loses to a concurrent write.
+        beneath::Put::New => Ok(true),
+        beneath::Put::Swapped => {
+            let old = beneath::stat_at(dir, &f.tmp);
+            if matches!(&old, Ok(Some(st)) if is_recorded(st, f.was)) {
+                if let Err(e) = beneath::remove_at(dir, &f.tmp) {
+                    warn(&format!(
+                        "{}/{}: the replaced file stays as {}: {e}",
+                        f.folder, f.path, f.tmp
+                    ));
+                }
+                return Ok(true);
+            }
+            // The user's file goes back to its name; this version, back
+            // at the temporary name, is removed by the caller.
+            beneath::exchange_at(dir, &f.tmp, name)?;
+            Ok(false)
+        }
+        beneath::Put::Unsupported => {
+            let same = match beneath::stat_at(dir, name)? {
+                Some(st) => is_recorded(&st, f.was),
+                None => true,
+            };
+            if same {
+                beneath::rename_at(dir, &f.tmp, name)?;
+            }
+            Ok(same)
+        }
+    }
 }
 
 /// A manifest must describe exactly as many bytes as its entry says: a

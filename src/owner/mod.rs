@@ -96,6 +96,9 @@ pub struct Shared {
     config: Config,
     store: Arc<Store>,
     engine: Mutex<Engine>,
+    /// The engine's disk lock (see `engine::Placing`), taken by the
+    /// applier without the engine lock.
+    disk: crate::engine::DiskLock,
     net: Arc<Net>,
     pushes: crate::net::Pushes,
     /// Wakes the applier when entries from peers arrive.
@@ -596,8 +599,10 @@ impl Owner {
             // resolve are skipped (and trust can be given again).
             net.trust(id, parse_addresses(&addrs).unwrap_or_default());
         }
+        let disk = engine.disk_lock();
         let shared = Arc::new(Shared {
             device_id,
+            disk,
             dir,
             config,
             store,
