@@ -226,7 +226,7 @@ class ChangeNotifier
     /** notify, with the plain fallback for a refused rename; logs instead of throwing. */
     private function send(string $folderId, string $rel, string $kind, ?string $from = null): void
     {
-        if (PathFilter::ignored($rel) !== null) {
+        if (PathFilter::ignoredInFolder($rel) !== null) {
             return;
         }
         try {

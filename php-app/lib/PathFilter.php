@@ -23,7 +23,19 @@ final class PathFilter
         'cache' => "a user's cache",
     ];
 
-    /** The reason $path is not synced, or null when it is. */
+    /**
+     * The reason a path relative to a mapped folder is not synced, or null
+     * when it is. Nextcloud's storage areas (uploads, cache, ...) are top
+     * level folders of a user's storage, not of a mapped folder: a user's
+     * own folder named "uploads" or "cache" inside one syncs. Only .part
+     * uploads and Harp's own temporary files are skipped here.
+     */
+    public static function ignoredInFolder(string $rel): ?string
+    {
+        return self::ignoredName(explode('/', trim($rel, '/')));
+    }
+
+    /** The reason a virtual or storage-internal $path is not synced, or null when it is. */
     public static function ignored(string $path): ?string
     {
         $segments = explode('/', trim($path, '/'));
@@ -36,6 +48,12 @@ final class PathFilter
         if (str_starts_with($segments[0], 'appdata_') || str_starts_with($area, 'appdata_')) {
             return 'app data';
         }
+        return self::ignoredName($segments);
+    }
+
+    /** @param list<string> $segments */
+    private static function ignoredName(array $segments): ?string
+    {
         foreach ($segments as $segment) {
             if (str_ends_with($segment, '.part')) {
                 return 'a .part upload';

@@ -56,6 +56,24 @@ final class ListenerTest extends TestCase
         $this->assertSame([], array_filter($s->log(), fn ($l) => $l['level'] === 'error'), 'nothing failed');
     }
 
+    public function testAUsersFoldersNamedLikeNextcloudsStorageAreasSync(): void
+    {
+        // uploads, cache, files_versions... are areas of a user's storage,
+        // not of a mapped folder: folders of those names inside one sync.
+        $s = $this->server();
+        $s->write('alice', '/Offices/uploads/holiday.jpg', 'a photo');
+        $s->write('alice', '/Offices/cache/notes.txt', 'notes');
+        $s->write('alice', '/Offices/files_versions/plan.txt', 'a plan');
+        $s->write('alice', '/Offices/uploads/film.mkv.part', 'an upload in progress');
+        $this->assertSame([
+            'write docs/uploads/holiday.jpg',
+            'write docs/cache/notes.txt',
+            'write docs/files_versions/plan.txt',
+        ], $this->outbox($s));
+        $this->assertNull(PathFilter::ignoredInFolder('uploads/holiday.jpg'));
+        $this->assertSame('a .part upload', PathFilter::ignoredInFolder('uploads/film.mkv.part'));
+    }
+
     public function testDeletingAFolderDeletesEachOfItsFilesWithoutWaitingForAScan(): void
     {
         $s = $this->server();
