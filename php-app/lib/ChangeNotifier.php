@@ -42,6 +42,27 @@ class ChangeNotifier
      */
     private array $deleting = [];
 
+    /**
+     * One notify per change. A write through Nextcloud's View fires
+     * BeforeNodeWrittenEvent, then a cache event (the Updater), then
+     * NodeCreatedEvent for a new file and NodeWrittenEvent last (and the
+     * legacy post_write hook beside it); a delete fires BeforeNodeDeletedEvent,
+     * a cache event, then NodeDeletedEvent. So each file's operation under
+     * way is noted here, "folderId/rel" => [state, since]: 'writing' or
+     * 'deleting' from the Before* event (its cache events and
+     * NodeCreatedEvent are left to the final node event), 'sent:written'
+     * or 'sent:legacy' once NodeWrittenEvent or the legacy hook has sent it
+     * (the other one then stops). A cache event outside
+     * such an operation (the scanner, occ files:scan, external storage) is
+     * sent as it comes. A state older than OP_TTL seconds is forgotten (an
+     * operation that failed halfway fires no final event).
+     * @var array<string, array{0: string, 1: float}>
+     */
+    private array $ops = [];
+
+    private const OP_TTL = 60.0;
+    private const OPS_KEPT = 1024;
+
     public function __construct(
         private FolderMap $folders,
         private Bridge $bridge,
@@ -62,14 +83,32 @@ class ChangeNotifier
         });
     }
 
-    /** A node was written or created. */
-    public function written(Node $node): void
+    /** A node is about to be written through Nextcloud's View (BeforeNodeWrittenEvent). */
+    public function writing(Node $node): void
     {
         $this->guard(function () use ($node) {
             if ($node->getType() === FileInfo::TYPE_FOLDER) {
+                return;
+            }
+            $key = $this->keyOf($node->getPath());
+            if ($key !== null) {
+                $this->setOp($key, 'writing');
+            }
+        });
+    }
+
+    /**
+     * A node was created ($final false: NodeCreatedEvent, NodeWrittenEvent
+     * follows when the View wrote it) or written ($final true:
+     * NodeWrittenEvent, the last event of a write).
+     */
+    public function written(Node $node, bool $final = true): void
+    {
+        $this->guard(function () use ($node, $final) {
+            if ($node->getType() === FileInfo::TYPE_FOLDER) {
                 return; // Harp syncs files; a folder appears with its first file
             }
-            $this->notifyPath($node->getPath(), 'write');
+            $this->sendOnce($node->getPath(), $final ? 'written' : 'created');
         });
     }
 
@@ -77,7 +116,15 @@ class ChangeNotifier
     public function deleting(Node $node): void
     {
         $this->guard(function () use ($node) {
-            if ($node->getType() !== FileInfo::TYPE_FOLDER || PathFilter::ignored($node->getPath()) !== null) {
+            if ($node->getType() !== FileInfo::TYPE_FOLDER) {
+                // Its cache event is left to NodeDeletedEvent.
+                $key = $this->keyOf($node->getPath());
+                if ($key !== null) {
+                    $this->setOp($key, 'deleting');
+                }
+                return;
+            }
+            if (PathFilter::ignored($node->getPath()) !== null) {
                 return;
             }
             $hit = $this->folders->locatePath($node->getPath());
@@ -106,6 +153,10 @@ class ChangeNotifier
             if ($node->getType() === FileInfo::TYPE_FOLDER) {
                 $this->folderGone($node->getPath());
                 return;
+            }
+            $key = $this->keyOf($node->getPath());
+            if ($key !== null) {
+                $this->setOp($key, null);
             }
             $this->notifyPath($node->getPath(), 'delete');
         });
@@ -155,6 +206,10 @@ class ChangeNotifier
             if (isset($this->renaming[$m->folderId . '/' . $rel])) {
                 return; // part of a rename; NodeRenamedEvent reports it
             }
+            $op = $this->opState($m->folderId . '/' . $rel);
+            if (($kind === 'write' && $op === 'writing') || ($kind === 'delete' && $op === 'deleting')) {
+                return; // part of a write or delete under way; its node event reports it
+            }
             if ($kind === 'write' && is_dir($m->localPath . '/' . $rel)) {
                 return;
             }
@@ -162,12 +217,64 @@ class ChangeNotifier
         });
     }
 
-    /** The legacy OC_Filesystem post_write hook: a path in $user's files. */
+    /** The legacy OC_Filesystem post_write hook: a path in $user's files (beside NodeWrittenEvent). */
     public function legacyWrite(string $user, string $pathInFiles): void
     {
         $this->guard(function () use ($user, $pathInFiles) {
-            $this->notifyPath('/' . $user . '/files/' . ltrim($pathInFiles, '/'), 'write');
+            $this->sendOnce('/' . $user . '/files/' . ltrim($pathInFiles, '/'), 'legacy');
         });
+    }
+
+    /**
+     * Sends the write of $nodePath once per operation. $via: 'created'
+     * (NodeCreatedEvent, which waits for NodeWrittenEvent when a write is
+     * under way), 'written' (NodeWrittenEvent) or 'legacy' (the post_write
+     * hook, fired beside NodeWrittenEvent): of those two, the second finds
+     * the write sent by the other and stops there.
+     */
+    private function sendOnce(string $nodePath, string $via): void
+    {
+        $key = $this->keyOf($nodePath);
+        $op = $key === null ? null : $this->opState($key);
+        if ($key !== null && (($via === 'written' && $op === 'sent:legacy') || ($via === 'legacy' && $op === 'sent:written'))) {
+            $this->setOp($key, null);
+            return;
+        }
+        if ($via === 'created' && $op === 'writing') {
+            return;
+        }
+        $this->notifyPath($nodePath, 'write');
+        if ($key !== null && $via !== 'created') {
+            $this->setOp($key, 'sent:' . $via);
+        }
+    }
+
+    /** "folderId/rel" of a node path in a mapped folder, or null. */
+    private function keyOf(string $nodePath): ?string
+    {
+        $hit = $this->folders->locatePath($nodePath);
+        return $hit === null ? null : $hit[0]->folderId . '/' . $hit[1];
+    }
+
+    private function opState(string $key): ?string
+    {
+        $op = $this->ops[$key] ?? null;
+        if ($op === null || microtime(true) - $op[1] > self::OP_TTL) {
+            return null;
+        }
+        return $op[0];
+    }
+
+    private function setOp(string $key, ?string $state): void
+    {
+        unset($this->ops[$key]);
+        if ($state === null) {
+            return;
+        }
+        if (count($this->ops) >= self::OPS_KEPT) {
+            array_shift($this->ops); // the oldest
+        }
+        $this->ops[$key] = [$state, microtime(true)];
     }
 
     private function notifyPath(string $nodePath, string $kind): void

@@ -56,6 +56,28 @@ final class ListenerTest extends TestCase
         $this->assertSame([], array_filter($s->log(), fn ($l) => $l['level'] === 'error'), 'nothing failed');
     }
 
+    public function testEachChangeThroughNextcloudSendsExactlyOneNotify(): void
+    {
+        // A new file fires BeforeNodeCreated, BeforeNodeWritten, a cache
+        // insert, NodeCreated and NodeWritten; an edit BeforeNodeWritten, a
+        // cache update and NodeWritten; a delete BeforeNodeDeleted, a cache
+        // remove and NodeDeleted. Each is one change, so one notify.
+        $s = $this->server();
+        $s->write('alice', '/Offices/new.txt', 'first');
+        $s->write('alice', '/Offices/new.txt', 'second');
+        $s->delete('alice', '/Offices/new.txt');
+        $raw = array_map(fn ($c) => "{$c['kind']} {$c['folder']}/{$c['path']}", recorded_changes($s->get(Config::class)->stateDir()));
+        $this->assertSame(['write docs/new.txt', 'write docs/new.txt', 'delete docs/new.txt'], $raw);
+        // What the scanner finds outside a web request (no node events)
+        // is still sent, once per change.
+        $st = $s->storage('alice');
+        file_put_contents($st->getLocalFile('files/Offices/scanned.txt'), 'found by a scan');
+        $st->getScanner()->scanFile('files/Offices/scanned.txt');
+        $raw = array_map(fn ($c) => "{$c['kind']} {$c['folder']}/{$c['path']}", recorded_changes($s->get(Config::class)->stateDir()));
+        $this->assertSame('write docs/scanned.txt', end($raw));
+        $this->assertCount(4, $raw);
+    }
+
     public function testAUsersFoldersNamedLikeNextcloudsStorageAreasSync(): void
     {
         // uploads, cache, files_versions... are areas of a user's storage,

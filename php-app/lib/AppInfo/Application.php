@@ -23,6 +23,7 @@ use OCP\Files\Cache\CacheEntryRemovedEvent;
 use OCP\Files\Cache\CacheEntryUpdatedEvent;
 use OCP\Files\Events\Node\BeforeNodeDeletedEvent;
 use OCP\Files\Events\Node\BeforeNodeRenamedEvent;
+use OCP\Files\Events\Node\BeforeNodeWrittenEvent;
 use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
 use OCP\Files\Events\Node\NodeRenamedEvent;
@@ -43,6 +44,7 @@ class Application extends App implements IBootstrap
      * while they are still there.
      */
     public const FILE_EVENTS = [
+        BeforeNodeWrittenEvent::class,
         NodeWrittenEvent::class,
         NodeCreatedEvent::class,
         BeforeNodeDeletedEvent::class,

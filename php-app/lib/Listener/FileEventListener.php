@@ -20,6 +20,7 @@ use OCP\Files\Cache\CacheEntryRemovedEvent;
 use OCP\Files\Cache\CacheEntryUpdatedEvent;
 use OCP\Files\Events\Node\BeforeNodeDeletedEvent;
 use OCP\Files\Events\Node\BeforeNodeRenamedEvent;
+use OCP\Files\Events\Node\BeforeNodeWrittenEvent;
 use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
 use OCP\Files\Events\Node\NodeRenamedEvent;
@@ -36,7 +37,9 @@ class FileEventListener implements IEventListener
         // ChangeNotifier never throws; the match has no default so an
         // unrelated event is simply ignored.
         match (true) {
-            $event instanceof NodeWrittenEvent, $event instanceof NodeCreatedEvent => $this->notifier->written($event->getNode()),
+            $event instanceof BeforeNodeWrittenEvent => $this->notifier->writing($event->getNode()),
+            $event instanceof NodeCreatedEvent => $this->notifier->written($event->getNode(), false),
+            $event instanceof NodeWrittenEvent => $this->notifier->written($event->getNode(), true),
             $event instanceof BeforeNodeDeletedEvent => $this->notifier->deleting($event->getNode()),
             $event instanceof NodeDeletedEvent => $this->notifier->deleted($event->getNode()),
             $event instanceof BeforeNodeRenamedEvent => $this->notifier->renaming($event->getSource(), $event->getTarget()),

@@ -14,8 +14,10 @@ namespace OCA\Harp\Tests\Fake;
 
 use OCA\Harp\AppInfo\Application;
 use OCP\EventDispatcher\IEventDispatcher;
+use OCP\Files\Events\Node\BeforeNodeCreatedEvent;
 use OCP\Files\Events\Node\BeforeNodeDeletedEvent;
 use OCP\Files\Events\Node\BeforeNodeRenamedEvent;
+use OCP\Files\Events\Node\BeforeNodeWrittenEvent;
 use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
 use OCP\Files\Events\Node\NodeRenamedEvent;
@@ -95,18 +97,32 @@ final class Server
         return $this->storage($user)->getCache()->all();
     }
 
-    /** A write through Nextcloud (an upload, an edit): disk, cache, NodeCreatedEvent or NodeWrittenEvent. */
+    /**
+     * A write through Nextcloud (an upload, an edit), in the order of
+     * View::file_put_contents (nextcloud/server lib/private/Files/View.php)
+     * and HookConnector: the pre hooks (BeforeNodeCreatedEvent for a new
+     * file, then BeforeNodeWrittenEvent), the storage, the Updater (a cache
+     * event), then the post hooks (NodeCreatedEvent for a new file, then
+     * NodeWrittenEvent).
+     */
     public function write(string $user, string $path, string $bytes): void
     {
         $st = $this->storage($user);
         $internal = 'files/' . ltrim($path, '/');
         $local = $st->getLocalFile($internal);
         $new = !file_exists($local);
+        $node = new FakeFile($st, $internal);
+        if ($new) {
+            $this->events->dispatchTyped(new BeforeNodeCreatedEvent($node));
+        }
+        $this->events->dispatchTyped(new BeforeNodeWrittenEvent($node));
         @mkdir(dirname($local), 0777, true);
         file_put_contents($local, $bytes);
         $st->getScanner()->scanFile($internal);
-        $node = new FakeFile($st, $internal);
-        $this->events->dispatchTyped($new ? new NodeCreatedEvent($node) : new NodeWrittenEvent($node));
+        if ($new) {
+            $this->events->dispatchTyped(new NodeCreatedEvent($node));
+        }
+        $this->events->dispatchTyped(new NodeWrittenEvent($node));
     }
 
     public function delete(string $user, string $path): void
