@@ -30,17 +30,27 @@ use crate::store::{FileRecord, Store};
 /// meanwhile takes it for what it is, not for a change of this device's.
 #[derive(Debug, Default)]
 pub struct Placing {
-    files: HashMap<(String, String), FileRecord>,
+    /// (folder, path) -> (the record of the file put in place, the store's
+    /// record it replaces). Once the store holds anything else (a notify
+    /// recorded the user's write over it), the entry no longer counts.
+    files: HashMap<(String, String), (FileRecord, Option<FileRecord>)>,
 }
 
 /// `Placing` behind its lock, shared by the engine and the applier.
 pub type DiskLock = Arc<Mutex<Placing>>;
 
 impl Placing {
-    /// Notes a file put in place at `folder`/`path`, not recorded yet.
-    pub fn insert(&mut self, folder: &str, path: &str, record: FileRecord) {
+    /// Notes a file put in place at `folder`/`path`, not recorded yet;
+    /// `was`: the store's record it replaces.
+    pub fn insert(
+        &mut self,
+        folder: &str,
+        path: &str,
+        record: FileRecord,
+        was: Option<FileRecord>,
+    ) {
         self.files
-            .insert((folder.to_string(), path.to_string()), record);
+            .insert((folder.to_string(), path.to_string()), (record, was));
     }
 
     /// Forgets a file once its record is in the store (or it failed).
@@ -51,18 +61,19 @@ impl Placing {
     /// What is at `path`, as far as this device knows: a file put in place
     /// and not recorded yet, or else the store's record.
     pub fn file(&self, store: &Store, folder: &str, path: &str) -> Result<Option<FileRecord>> {
+        let stored = store.file(folder, path)?;
         match self.files.get(&(folder.to_string(), path.to_string())) {
-            Some(r) => Ok(Some(*r)),
-            None => store.file(folder, path),
+            Some((placed, was)) if *was == stored => Ok(Some(*placed)),
+            _ => Ok(stored),
         }
     }
 
     /// The store's records of a folder (path -> record), with the files put
     /// in place and not recorded yet over them.
     pub fn overlay(&self, folder: &str, records: &mut HashMap<String, FileRecord>) {
-        for ((f, p), r) in &self.files {
-            if f == folder {
-                records.insert(p.clone(), *r);
+        for ((f, p), (placed, was)) in &self.files {
+            if f == folder && records.get(p) == was.as_ref() {
+                records.insert(p.clone(), *placed);
             }
         }
     }
@@ -165,7 +176,12 @@ impl Engine {
                     path,
                     record,
                 }),
-                _ => out.push(Want::Settled { folder, path }),
+                // The disk holds what the view wants: a fetch queued for an
+                // older version is stale. (Nothing at all here, as at a
+                // conflict copy's path, says nothing: that copy's want comes
+                // from its origin path.)
+                (Some(_), Some(_)) => out.push(Want::Settled { folder, path }),
+                _ => {}
             }
         }
         Ok(out)

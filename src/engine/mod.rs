@@ -1484,6 +1484,82 @@ mod tests {
         manifest::of_bytes(bytes.as_bytes()).content_hash()
     }
 
+    /// A conflict copy's own path, looked at again (a revocation's rebuild
+    /// marks every path of the view): nothing is recorded there yet, which
+    /// must not read as "settled", or the copy's fetch queued from its
+    /// origin path would be cancelled and the origin overwritten first.
+    #[test]
+    fn a_conflict_copys_path_is_never_settled_before_the_copy_exists() {
+        let t = tempfile::tempdir().unwrap();
+        let (mut me, mut peer, mf, pf) = pair(t.path());
+        std::fs::write(pf.join("a.txt"), "the peer's edit").unwrap();
+        peer.scan("f").unwrap();
+        std::fs::write(mf.join("a.txt"), "my edit, concurrent").unwrap();
+        me.scan("f").unwrap();
+        let vv = have(&me);
+        me.receive(None, &peer.entries_since(None, &vv).unwrap())
+            .unwrap();
+        let copy = me
+            .view("f")
+            .into_iter()
+            .find(|(_, f)| f.conflict_of.is_some())
+            .map(|(p, _)| p)
+            .expect("a conflict copy in the view");
+        me.dirty.insert(("f".into(), "a.txt".into()));
+        me.dirty.insert(("f".into(), copy.clone()));
+        let wants = me.wanted_recent().unwrap();
+        assert!(
+            wants
+                .iter()
+                .any(|w| matches!(w, Want::Fetch { path, copy_of: Some(_), .. } if *path == copy)),
+            "{wants:?}"
+        );
+        assert!(
+            !wants
+                .iter()
+                .any(|w| matches!(w, Want::Settled { path, .. } if *path == copy)),
+            "{wants:?}"
+        );
+    }
+
+    /// The applier swaps a peer's version in; before its record is written
+    /// (the rename is made durable first) the user saves twice. The first
+    /// save replaces the placed version knowingly; the second replaces the
+    /// first, not the placed version again (a stale placed entry made it
+    /// name the user's own first save as unseen: a conflict copy of it).
+    #[test]
+    fn saves_while_a_placed_file_waits_for_its_record_make_no_conflict_copy() {
+        let t = tempfile::tempdir().unwrap();
+        let (mut me, mut peer, mf, pf) = pair(t.path());
+        std::fs::write(pf.join("a.txt"), "from the peer").unwrap();
+        peer.scan("f").unwrap();
+        let vv = have(&me);
+        me.receive(None, &peer.entries_since(None, &vv).unwrap())
+            .unwrap();
+        // The swap: the peer's bytes at a.txt, listed as placed.
+        let theirs = me.dag("f").unwrap().file("f", "a.txt").unwrap();
+        std::fs::write(mf.join("a.txt"), "from the peer").unwrap();
+        let st = std::fs::metadata(mf.join("a.txt")).unwrap();
+        let placed = FileRecord {
+            size: st.len(),
+            mtime_ns: mtime_ns_of(&st),
+            content: theirs.content,
+            entry: theirs.hash,
+        };
+        let was = me.store.file("f", "a.txt").unwrap();
+        me.disk_lock().lock().insert("f", "a.txt", placed, was);
+        for text in ["my first save", "my second, longer save"] {
+            std::fs::write(mf.join("a.txt"), text).unwrap();
+            assert_eq!(me.scan("f").unwrap().changed, 1);
+        }
+        let view = me.view("f");
+        assert_eq!(view.len(), 1, "no conflict copy: {view:?}");
+        assert_eq!(
+            view["a.txt"].version.content,
+            content_of("my second, longer save")
+        );
+    }
+
     #[test]
     fn a_late_local_record_keeps_the_peers_unseen_version_as_a_conflict_copy() {
         let t = tempfile::tempdir().unwrap();

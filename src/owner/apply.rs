@@ -79,6 +79,10 @@ type Answer = (Vec<u8>, DeviceId);
 struct Running {
     /// The content being fetched; None for a removal.
     content: Option<Hash>,
+    /// The version fetched, and for a conflict copy the path it keeps a
+    /// version of: a want with the same content but another version (or
+    /// role) replaces it, since the finisher would drop this one.
+    want: Option<(Hash, Option<String>)>,
     copy: bool,
     abort: AbortHandle,
 }
@@ -167,7 +171,13 @@ impl Queue {
                 continue;
             }
             if let Some(r) = self.running.get(&k) {
-                if r.content == t {
+                let same = match &w {
+                    Want::Fetch {
+                        version, copy_of, ..
+                    } => r.want.as_ref() == Some(&(version.hash, copy_of.clone())),
+                    _ => r.content.is_none() && t.is_none(),
+                };
+                if same {
                     continue; // already on its way
                 }
                 r.abort.abort();
@@ -235,7 +245,7 @@ impl Queue {
                 break;
             };
             let c = ctx.clone();
-            let (content, copy, abort) = match w {
+            let (content, want, copy, abort) = match w {
                 Want::Fetch {
                     folder,
                     path,
@@ -244,6 +254,7 @@ impl Queue {
                 } => {
                     let content = version.content;
                     let copy = copy_of.is_some();
+                    let want = Some((version.hash, copy_of.clone()));
                     let k2 = k.clone();
                     let abort = tasks.spawn(async move {
                         let r = fetch(&c, &folder, &path, &version, copy_of.as_deref()).await;
@@ -253,7 +264,7 @@ impl Queue {
                         }
                         (k2, Some(content), r)
                     });
-                    (Some(content), copy, abort)
+                    (Some(content), want, copy, abort)
                 }
                 Want::Remove {
                     folder,
@@ -275,7 +286,7 @@ impl Queue {
                         }
                         (k2, None, r)
                     });
-                    (None, false, abort)
+                    (None, None, false, abort)
                 }
                 Want::Settled { .. } => continue, // never queued (see `merge`)
             };
@@ -289,6 +300,7 @@ impl Queue {
                 k,
                 Running {
                     content,
+                    want,
                     copy,
                     abort,
                 },
@@ -501,6 +513,9 @@ fn discard_tmp(ctx: &Ctx, folder: &str, path: &str, content: &Hash) {
     if let Ok(root) = root {
         let (parent, _) = beneath::split(path);
         if let Ok(dir) = root.dir(parent) {
+            // Under the disk lock: the finisher's swap parks the replaced
+            // file at this name for a moment.
+            let _placing = ctx.shared.disk.lock();
             let _ = beneath::remove_at(dir.as_fd(), &tmp_name(path, content));
         }
     }
@@ -820,7 +835,7 @@ fn finish(shared: &Shared, batch: Vec<Finished>) {
                             content: f.version.content,
                             entry: f.version.hash,
                         };
-                        placing.insert(&f.folder, &f.path, record);
+                        placing.insert(&f.folder, &f.path, record, f.was);
                     }
                     moved.push(((f, dir, shown), seen));
                 }
