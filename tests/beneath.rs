@@ -497,6 +497,24 @@ impl Peer {
         });
     }
 
+    /// Sends these entries as one chain of this device's, from its first.
+    fn send_chain(&self, metas: &[Meta]) {
+        let mut prev = GENESIS;
+        let mut buf = vec![2u8];
+        for m in metas {
+            let (rec, hash) = record(m, prev, &self.key);
+            prev = hash;
+            buf.extend_from_slice(&(rec.len() as u32).to_be_bytes());
+            buf.extend_from_slice(&rec);
+        }
+        let conn = self.conn.clone();
+        self.rt.block_on(async move {
+            let mut s = conn.open_uni().await.unwrap();
+            s.write_all(&buf).await.unwrap();
+            s.finish().unwrap();
+        });
+    }
+
     fn manifests(&self) -> u64 {
         self.manifests.load(Ordering::Relaxed)
     }
@@ -814,4 +832,79 @@ fn a_fetch_that_waited_while_the_user_wrote_the_file_does_not_overwrite_it() {
         "the user's write was replaced by a fetch queued before it"
     );
     node.assert_verifies();
+}
+
+/// A peer's version loses to the user's and needs a conflict copy, but no
+/// device serves its bytes any more (here: the chunk never comes). When its
+/// author then deletes it, the copy is no longer needed, and its hanging
+/// fetch is dropped at once (it waited out a 30 s give-up before, and kept
+/// the folder from settling).
+#[test]
+fn a_conflict_copy_no_longer_needed_stops_its_hanging_fetch() {
+    let mut node = Node::start("target");
+    let theirs = b"the peer's version, never served".to_vec();
+    let m = one_chunk(&theirs);
+    let (_gate_stays_shut, gate) = tokio::sync::watch::channel(false);
+    let peer = Peer::join_gated(
+        &mut node,
+        44,
+        serving_all(vec![(m.content_hash(), m.clone(), theirs.clone())]),
+        Some(gate),
+    );
+    let write = meta(
+        "docs",
+        peer.id,
+        1,
+        "z.txt",
+        theirs.len() as u64,
+        m.content_hash(),
+    );
+    peer.send_chain(std::slice::from_ref(&write));
+    let transfers = |node: &mut Node| -> Vec<String> {
+        node.owner.status().unwrap()["transfers"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x["path"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    wait_until("the fetch of z.txt to hang", WAIT, || {
+        transfers(&mut node) == ["z.txt"]
+    });
+    // The user writes z.txt (newer): the peer's version needs a copy.
+    let target = node.folder.join("z.txt");
+    std::fs::write(&target, "the user's version").unwrap();
+    node.owner
+        .call(Op::Scan {
+            folder: "docs".into(),
+        })
+        .unwrap();
+    wait_until("the copy's fetch to hang", WAIT, || {
+        transfers(&mut node)
+            .iter()
+            .any(|p| p.starts_with("z.sync-conflict-"))
+    });
+    // Its author deletes it: no copy is needed any more.
+    let mut delete = meta("docs", peer.id, 2, "z.txt", 0, [0; 32]);
+    delete.kind = ChangeKind::Delete;
+    peer.send_chain(&[write, delete]);
+    wait_until(
+        "the hanging fetches to stop, well before the 30 s give-up",
+        Duration::from_secs(10),
+        || transfers(&mut node).is_empty(),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "the user's version"
+    );
+    assert!(
+        !node
+            .names()
+            .iter()
+            .any(|n| n.starts_with("z.sync-conflict-")),
+        "{:?}",
+        node.names()
+    );
 }

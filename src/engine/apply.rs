@@ -143,13 +143,20 @@ impl Engine {
             };
             for gone in before.unwrap_or_default().difference(&names) {
                 if dag.file(&folder, gone).is_none() {
-                    if let Some(record) = self.store.file(&folder, gone)? {
-                        out.push(Want::Remove {
+                    out.push(match self.store.file(&folder, gone)? {
+                        Some(record) => Want::Remove {
                             folder: folder.clone(),
                             path: gone.clone(),
                             record,
-                        });
-                    }
+                        },
+                        // Not fetched yet: a fetch of it waiting or running
+                        // (perhaps for content no device holds any more)
+                        // is dropped.
+                        None => Want::Settled {
+                            folder: folder.clone(),
+                            path: gone.clone(),
+                        },
+                    });
                 }
             }
             for (cpath, version) in copies {
@@ -185,6 +192,12 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+
+    /// Whether paths wait for `wanted_recent` (peers' entries touched them,
+    /// or a local change keeps a peer's version beside it).
+    pub fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
     }
 
     /// What differs between the view and what this device has on disk, for

@@ -363,7 +363,13 @@ pub(super) async fn apply_loop(shared: Arc<Shared>, runner: Arc<Runner>) -> Resu
         }
         look = tokio::select! {
             _ = shared.apply_wake.notified() => Look::Recent,
-            _ = tokio::time::sleep(TICK) => if queue.idle() && again.due(&ctx.runner) { Look::Full } else { Look::Nothing },
+            _ = tokio::time::sleep(TICK) => if queue.idle() && again.due(&ctx.runner) {
+                Look::Full
+            } else if shared.engine.lock().has_dirty() {
+                Look::Recent // a scan's local changes, say
+            } else {
+                Look::Nothing
+            },
             Some(done) = tasks.join_next() => {
                 if let Ok((k, content, outcome)) = done {
                     if queue.running.get(&k).is_some_and(|r| r.content == content) {

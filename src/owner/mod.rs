@@ -318,6 +318,10 @@ impl Shared {
         let taken = self.take_outbox()?;
         // Then turn the journal into entries (a backlog from before a crash
         // included). Failing here loses nothing: the journal keeps it.
+        // A local change that keeps a peer's version beside it wants that
+        // version's conflict copy: the applier's next tick (2 s) looks, so
+        // a version its author replaces within that time (a burst of edits
+        // on both sides) needs no copy at all.
         self.engine.lock().process_journal()?;
         Ok(taken)
     }
