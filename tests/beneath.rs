@@ -480,21 +480,14 @@ impl Peer {
 
     /// Sends entries `path -> (size, content)` authored by this device.
     fn author(&self, files: &[(&str, u64, Hash)]) {
-        let mut prev = GENESIS;
-        let mut buf = vec![2u8];
-        for (i, (path, size, content)) in files.iter().enumerate() {
-            let m = meta("docs", self.id, i as u64 + 1, path, *size, *content);
-            let (rec, hash) = record(&m, prev, &self.key);
-            prev = hash;
-            buf.extend_from_slice(&(rec.len() as u32).to_be_bytes());
-            buf.extend_from_slice(&rec);
-        }
-        let conn = self.conn.clone();
-        self.rt.block_on(async move {
-            let mut s = conn.open_uni().await.unwrap();
-            s.write_all(&buf).await.unwrap();
-            s.finish().unwrap();
-        });
+        let metas: Vec<Meta> = files
+            .iter()
+            .enumerate()
+            .map(|(i, (path, size, content))| {
+                meta("docs", self.id, i as u64 + 1, path, *size, *content)
+            })
+            .collect();
+        self.send_chain(&metas);
     }
 
     /// Sends these entries as one chain of this device's, from its first.
