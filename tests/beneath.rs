@@ -743,6 +743,18 @@ fn a_file_that_would_cross_the_free_space_reserve_is_not_written() {
     );
 }
 
+/// The paths `status()` lists as being fetched.
+fn transfers(node: &mut Node) -> Vec<String> {
+    node.owner.status().unwrap()["transfers"]
+        .as_array()
+        .map(|t| {
+            t.iter()
+                .filter_map(|x| x["path"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Serves several files of one chunk each: (content, manifest, bytes).
 fn serving_all(files: Vec<(Hash, Manifest, Vec<u8>)>) -> Answerer {
     let by_hex: std::collections::HashMap<String, (u8, Vec<u8>)> = files
@@ -795,19 +807,13 @@ fn a_fetch_that_waited_while_the_user_wrote_the_file_does_not_overwrite_it() {
         .collect();
     peer.author(&list);
     wait_until("16 fetches to hang on their chunks", WAIT, || {
-        node.owner.status().unwrap()["transfers"]
-            .as_array()
-            .is_some_and(|t| t.len() == 16)
+        transfers(&mut node).len() == 16
     });
 
     // The user writes z.txt now (newer than the peer's 2023 version).
     let target = node.folder.join("z.txt");
     std::fs::write(&target, "the user's version").unwrap();
-    node.owner
-        .call(Op::Scan {
-            folder: "docs".into(),
-        })
-        .unwrap();
+    scan_docs(&mut node.owner);
     open.send(true).unwrap();
 
     // Everything lands: the fillers, and the peer's z.txt as a copy.
@@ -817,7 +823,7 @@ fn a_fetch_that_waited_while_the_user_wrote_the_file_does_not_overwrite_it() {
     wait_until("the fillers and the conflict copy", WAIT, || {
         (0..16).all(|i| node.folder.join(format!("a{i:02}.bin")).exists())
             && std::fs::read(&copy).ok().as_deref() == Some(&theirs[..])
-            && node.owner.status().unwrap()["transfers"] == serde_json::json!([])
+            && transfers(&mut node).is_empty()
     });
     assert_eq!(
         std::fs::read_to_string(&target).unwrap(),
@@ -853,27 +859,13 @@ fn a_conflict_copy_no_longer_needed_stops_its_hanging_fetch() {
         m.content_hash(),
     );
     peer.send_chain(std::slice::from_ref(&write));
-    let transfers = |node: &mut Node| -> Vec<String> {
-        node.owner.status().unwrap()["transfers"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|x| x["path"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     wait_until("the fetch of z.txt to hang", WAIT, || {
         transfers(&mut node) == ["z.txt"]
     });
     // The user writes z.txt (newer): the peer's version needs a copy.
     let target = node.folder.join("z.txt");
     std::fs::write(&target, "the user's version").unwrap();
-    node.owner
-        .call(Op::Scan {
-            folder: "docs".into(),
-        })
-        .unwrap();
+    scan_docs(&mut node.owner);
     wait_until("the copy's fetch to hang", WAIT, || {
         transfers(&mut node)
             .iter()

@@ -83,8 +83,14 @@ struct Running {
     /// version of: a want with the same content but another version (or
     /// role) replaces it, since the finisher would drop this one.
     want: Option<(Hash, Option<String>)>,
-    copy: bool,
     abort: AbortHandle,
+}
+
+impl Running {
+    /// A conflict copy's fetch.
+    fn copy(&self) -> bool {
+        matches!(self.want, Some((_, Some(_))))
+    }
 }
 
 /// The applier's work: what waits, in order, and what runs.
@@ -135,14 +141,20 @@ impl Queue {
             .map(|(k, _)| k.clone())
             .collect();
         for k in stale {
-            if let Some(r) = self.running.remove(&k) {
-                r.abort.abort();
-                if let Some(old) = r.content {
-                    discard_tmp(ctx, &k.0, &k.1, &old);
-                }
-            }
+            self.cancel(&k, ctx);
         }
         self.merge(wants, ctx);
+    }
+
+    /// Stops what runs for `k`: its task is aborted, and a fetch's
+    /// temporary file removed.
+    fn cancel(&mut self, k: &Key, ctx: &Ctx) {
+        if let Some(r) = self.running.remove(k) {
+            r.abort.abort();
+            if let Some(old) = r.content {
+                discard_tmp(ctx, &k.0, &k.1, &old);
+            }
+        }
     }
 
     /// Adds wants; a running file whose version they supersede is
@@ -160,31 +172,22 @@ impl Queue {
             if let Want::Settled { .. } = w {
                 // Nothing to do here any more: a fetch waiting or running
                 // for an older want is dropped.
-                if let Some(r) = self.running.get(&k) {
-                    if let Some(old) = r.content {
-                        r.abort.abort();
-                        discard_tmp(ctx, &k.0, &k.1, &old);
-                        self.running.remove(&k);
-                    }
+                if self.running.get(&k).is_some_and(|r| r.content.is_some()) {
+                    self.cancel(&k, ctx);
                 }
                 self.latest.remove(&k);
                 continue;
             }
-            if let Some(r) = self.running.get(&k) {
-                let same = match &w {
-                    Want::Fetch {
-                        version, copy_of, ..
-                    } => r.want.as_ref() == Some(&(version.hash, copy_of.clone())),
-                    _ => r.content.is_none() && t.is_none(),
-                };
-                if same {
-                    continue; // already on its way
-                }
-                r.abort.abort();
-                if let Some(old) = r.content {
-                    discard_tmp(ctx, &k.0, &k.1, &old);
-                }
-                self.running.remove(&k);
+            let same = self.running.get(&k).map(|r| match &w {
+                Want::Fetch {
+                    version, copy_of, ..
+                } => r.want.as_ref() == Some(&(version.hash, copy_of.clone())),
+                _ => r.content.is_none() && t.is_none(),
+            });
+            match same {
+                Some(true) => continue, // already on its way
+                Some(false) => self.cancel(&k, ctx),
+                None => {}
             }
             if self.latest.insert(k, t) != Some(t) {
                 self.pending.push_back(w);
@@ -202,7 +205,7 @@ impl Queue {
         for (k, r) in &self.running {
             if r.content.is_some() {
                 fetches.insert(k.0.clone());
-                if r.copy {
+                if r.copy() {
                     copies.insert(k.0.clone());
                 }
             }
@@ -245,7 +248,7 @@ impl Queue {
                 break;
             };
             let c = ctx.clone();
-            let (content, want, copy, abort) = match w {
+            let (content, want, abort) = match w {
                 Want::Fetch {
                     folder,
                     path,
@@ -253,7 +256,6 @@ impl Queue {
                     copy_of,
                 } => {
                     let content = version.content;
-                    let copy = copy_of.is_some();
                     let want = Some((version.hash, copy_of.clone()));
                     let k2 = k.clone();
                     let abort = tasks.spawn(async move {
@@ -264,7 +266,7 @@ impl Queue {
                         }
                         (k2, Some(content), r)
                     });
-                    (Some(content), want, copy, abort)
+                    (Some(content), want, abort)
                 }
                 Want::Remove {
                     folder,
@@ -286,25 +288,22 @@ impl Queue {
                         }
                         (k2, None, r)
                     });
-                    (None, None, false, abort)
+                    (None, None, abort)
                 }
                 Want::Settled { .. } => continue, // never queued (see `merge`)
             };
             if content.is_some() {
                 fetches.insert(k.0.clone());
             }
-            if copy {
+            let running = Running {
+                content,
+                want,
+                abort,
+            };
+            if running.copy() {
                 copies.insert(k.0.clone());
             }
-            self.running.insert(
-                k,
-                Running {
-                    content,
-                    want,
-                    copy,
-                    abort,
-                },
-            );
+            self.running.insert(k, running);
         }
     }
 
