@@ -75,9 +75,9 @@ class ChangeNotifier
     {
         $this->guard(function () use ($source, $target) {
             foreach ([$source->getPath(), $target->getPath()] as $path) {
-                $hit = $this->folders->locatePath($path);
-                if ($hit !== null) {
-                    $this->renaming[$hit[0]->folderId . '/' . $hit[1]] = true;
+                $key = $this->keyOf($path);
+                if ($key !== null) {
+                    $this->renaming[$key] = true;
                 }
             }
         });
@@ -154,11 +154,13 @@ class ChangeNotifier
                 $this->folderGone($node->getPath());
                 return;
             }
-            $key = $this->keyOf($node->getPath());
-            if ($key !== null) {
-                $this->setOp($key, null);
+            $hit = $this->folders->locatePath($node->getPath());
+            if ($hit !== null) {
+                $this->setOp($hit[0]->folderId . '/' . $hit[1], null);
+                if (PathFilter::ignored($node->getPath()) === null) {
+                    $this->send($hit[0]->folderId, $hit[1], 'delete');
+                }
             }
-            $this->notifyPath($node->getPath(), 'delete');
         });
     }
 
@@ -203,10 +205,11 @@ class ChangeNotifier
                 return;
             }
             [$m, $rel] = $hit;
-            if (isset($this->renaming[$m->folderId . '/' . $rel])) {
+            $key = $m->folderId . '/' . $rel;
+            if (isset($this->renaming[$key])) {
                 return; // part of a rename; NodeRenamedEvent reports it
             }
-            $op = $this->opState($m->folderId . '/' . $rel);
+            $op = $this->opState($key);
             if (($kind === 'write' && $op === 'writing') || ($kind === 'delete' && $op === 'deleting')) {
                 return; // part of a write or delete under way; its node event reports it
             }
@@ -234,17 +237,25 @@ class ChangeNotifier
      */
     private function sendOnce(string $nodePath, string $via): void
     {
-        $key = $this->keyOf($nodePath);
-        $op = $key === null ? null : $this->opState($key);
-        if ($key !== null && (($via === 'written' && $op === 'sent:legacy') || ($via === 'legacy' && $op === 'sent:written'))) {
+        if (PathFilter::ignored($nodePath) !== null) {
+            return;
+        }
+        $hit = $this->folders->locatePath($nodePath);
+        if ($hit === null) {
+            return;
+        }
+        [$m, $rel] = $hit;
+        $key = $m->folderId . '/' . $rel;
+        $op = $this->opState($key);
+        if (($via === 'written' && $op === 'sent:legacy') || ($via === 'legacy' && $op === 'sent:written')) {
             $this->setOp($key, null);
             return;
         }
         if ($via === 'created' && $op === 'writing') {
             return;
         }
-        $this->notifyPath($nodePath, 'write');
-        if ($key !== null && $via !== 'created') {
+        $this->send($m->folderId, $rel, 'write');
+        if ($via !== 'created') {
             $this->setOp($key, 'sent:' . $via);
         }
     }
@@ -275,17 +286,6 @@ class ChangeNotifier
             array_shift($this->ops); // the oldest
         }
         $this->ops[$key] = [$state, microtime(true)];
-    }
-
-    private function notifyPath(string $nodePath, string $kind): void
-    {
-        if (PathFilter::ignored($nodePath) !== null) {
-            return;
-        }
-        $hit = $this->folders->locatePath($nodePath);
-        if ($hit !== null) {
-            $this->send($hit[0]->folderId, $hit[1], $kind);
-        }
     }
 
     /**
