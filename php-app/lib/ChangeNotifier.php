@@ -2,7 +2,9 @@
 /**
  * The one code path from a Nextcloud file change to Harp: the typed
  * listeners, the cache events and the legacy post_write hook all end here.
- * It maps the change to its Harp folder, drops paths that are never synced,
+ * It maps the change to its Harp folder (FolderMap: by the storage and path
+ * under every jail, so a group folder member's or a share recipient's
+ * change matches the mapping as the owner's does), drops paths that are never synced,
  * and calls Harp\Client::notify (through the bridge) at once: a record in the
  * durable outbox, no network, no hashing.
  *
@@ -74,8 +76,8 @@ class ChangeNotifier
     public function renaming(Node $source, Node $target): void
     {
         $this->guard(function () use ($source, $target) {
-            foreach ([$source->getPath(), $target->getPath()] as $path) {
-                $key = $this->keyOf($path);
+            foreach ([$source, $target] as $node) {
+                $key = $this->keyOf($node);
                 if ($key !== null) {
                     $this->renaming[$key] = true;
                 }
@@ -90,7 +92,7 @@ class ChangeNotifier
             if ($node->getType() === FileInfo::TYPE_FOLDER) {
                 return;
             }
-            $key = $this->keyOf($node->getPath());
+            $key = $this->keyOf($node);
             if ($key !== null) {
                 $this->setOp($key, 'writing');
             }
@@ -108,7 +110,7 @@ class ChangeNotifier
             if ($node->getType() === FileInfo::TYPE_FOLDER) {
                 return; // Harp syncs files; a folder appears with its first file
             }
-            $this->sendOnce($node->getPath(), $final ? 'written' : 'created');
+            $this->sendOnce($node->getPath(), $this->folders->locateNode($node), $final ? 'written' : 'created');
         });
     }
 
@@ -118,7 +120,7 @@ class ChangeNotifier
         $this->guard(function () use ($node) {
             if ($node->getType() !== FileInfo::TYPE_FOLDER) {
                 // Its cache event is left to NodeDeletedEvent.
-                $key = $this->keyOf($node->getPath());
+                $key = $this->keyOf($node);
                 if ($key !== null) {
                     $this->setOp($key, 'deleting');
                 }
@@ -127,7 +129,7 @@ class ChangeNotifier
             if (PathFilter::ignored($node->getPath()) !== null) {
                 return;
             }
-            $hit = $this->folders->locatePath($node->getPath());
+            $hit = $this->folders->locateNode($node);
             if ($hit !== null) {
                 $files = [];
                 $this->walk($hit[0], $hit[1], function (string $rel) use (&$files) {
@@ -151,10 +153,10 @@ class ChangeNotifier
                 return;
             }
             if ($node->getType() === FileInfo::TYPE_FOLDER) {
-                $this->folderGone($node->getPath());
+                $this->folderGone($node);
                 return;
             }
-            $hit = $this->folders->locatePath($node->getPath());
+            $hit = $this->folders->locateNode($node);
             if ($hit !== null) {
                 $this->setOp($hit[0]->folderId . '/' . $hit[1], null);
                 if (PathFilter::ignored($node->getPath()) === null) {
@@ -169,12 +171,12 @@ class ChangeNotifier
     {
         $this->renaming = [];
         $this->guard(function () use ($source, $target) {
-            $from = $this->folders->locatePath($source->getPath());
-            $to = $this->folders->locatePath($target->getPath());
+            $from = $this->folders->locateNode($source);
+            $to = $this->folders->locateNode($target);
             if ($target->getType() === FileInfo::TYPE_FOLDER) {
                 // Every file below moved: rename each (the node knows their content, so no hashing).
                 if ($from !== null) {
-                    $this->folderGone($source->getPath(), $to !== null && $to[0]->folderId === $from[0]->folderId ? [$from[1], $to[1], $to[0]] : null);
+                    $this->folderGone($source, $to !== null && $to[0]->folderId === $from[0]->folderId ? [$from[1], $to[1], $to[0]] : null);
                 } elseif ($to !== null) {
                     $this->walk($to[0], $to[1], fn (string $rel) => $this->send($to[0]->folderId, $rel, 'write'));
                 }
@@ -224,7 +226,7 @@ class ChangeNotifier
     public function legacyWrite(string $user, string $pathInFiles): void
     {
         $this->guard(function () use ($user, $pathInFiles) {
-            $this->sendOnce('/' . $user . '/files/' . ltrim($pathInFiles, '/'), 'legacy');
+            $this->sendOnce('/' . $user . '/files/' . ltrim($pathInFiles, '/'), $this->folders->locateUserPath($user, $pathInFiles), 'legacy');
         });
     }
 
@@ -235,12 +237,11 @@ class ChangeNotifier
      * hook, fired beside NodeWrittenEvent): of those two, the second finds
      * the write sent by the other and stops there.
      */
-    private function sendOnce(string $nodePath, string $via): void
+    private function sendOnce(string $nodePath, ?array $hit, string $via): void
     {
         if (PathFilter::ignored($nodePath) !== null) {
             return;
         }
-        $hit = $this->folders->locatePath($nodePath);
         if ($hit === null) {
             return;
         }
@@ -260,10 +261,10 @@ class ChangeNotifier
         }
     }
 
-    /** "folderId/rel" of a node path in a mapped folder, or null. */
-    private function keyOf(string $nodePath): ?string
+    /** "folderId/rel" of a node in a mapped folder, or null. */
+    private function keyOf(Node $node): ?string
     {
-        $hit = $this->folders->locatePath($nodePath);
+        $hit = $this->folders->locateNode($node);
         return $hit === null ? null : $hit[0]->folderId . '/' . $hit[1];
     }
 
@@ -296,10 +297,10 @@ class ChangeNotifier
      * the running node is asked to rescan the Harp folder, which waits for
      * that scan.
      */
-    private function folderGone(string $nodePath, ?array $moved = null): void
+    private function folderGone(Node $node, ?array $moved = null): void
     {
-        $hit = $this->folders->locatePath($nodePath);
-        if ($hit === null || PathFilter::ignored($nodePath) !== null) {
+        $hit = $this->folders->locateNode($node);
+        if ($hit === null || PathFilter::ignored($node->getPath()) !== null) {
             return;
         }
         [$m, $rel] = $hit;

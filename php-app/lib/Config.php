@@ -9,20 +9,35 @@
  *   occ config:app:set harpbridge mdns --value=no
  *   occ config:app:set harpbridge name --value=office-a
  *   occ config:app:set harpbridge legacy_hook --value=yes   (also listen to OC_Filesystem post_write)
+ *   occ config:app:set harpbridge reconcile_interval --value=600   (seconds between the daemon's reconciles)
  */
 
 declare(strict_types=1);
 
 namespace OCA\Harp;
 
+use OCP\IAppConfig;
 use OCP\IConfig;
 
 class Config
 {
     public const APP = 'harpbridge';
 
-    public function __construct(private IConfig $config)
+    public function __construct(private IConfig $config, private ?IAppConfig $appConfig = null)
     {
+    }
+
+    /**
+     * Reads the values again from the database: Nextcloud's AppConfig
+     * keeps them in memory for the life of the process, so the daemon would
+     * never see a mapping added after it started. IAppConfig::clearCache
+     * exists since Nextcloud 29; on 28 the process keeps what it loaded.
+     */
+    public function reload(): void
+    {
+        if ($this->appConfig !== null && method_exists($this->appConfig, 'clearCache')) {
+            $this->appConfig->clearCache();
+        }
     }
 
     private function get(string $key): string
@@ -76,6 +91,13 @@ class Config
     public function legacyHook(): bool
     {
         return in_array(strtolower($this->get('legacy_hook')), ['1', 'yes', 'on', 'true'], true);
+    }
+
+    /** Seconds between two reconciles of a mapped folder with Nextcloud's file cache (at least 10; default 600). */
+    public function reconcileInterval(): float
+    {
+        $v = $this->get('reconcile_interval');
+        return $v === '' || !is_numeric($v) ? 600.0 : max(10.0, (float) $v);
     }
 
     /** @return list<array<string, mixed>> the stored mappings (see FolderMap) */

@@ -3,12 +3,26 @@
  * The loop behind `occ harp:daemon`: owns the Harp node for the state
  * directory (one process per directory, enforced by the extension's lock),
  * syncs every mapped folder, and brings each file a peer sends into
- * Nextcloud's file cache through the storage's scanner for that one path,
- * so it appears without `occ files:scan`.
+ * Nextcloud's file cache the way Nextcloud itself does after a write: the
+ * storage's Updater (update() or remove()), so folder sizes, users' quota
+ * usage, etags and parents' mtimes follow.
  *
- * The scan makes Nextcloud emit cache events, which reach our own listener
- * and become a notify; the extension drops a notify whose content equals the
- * version it just applied, so nothing echoes back to the peers.
+ * Nothing is missed:
+ * - a path Nextcloud holds locked (an upload in progress) is retried, with
+ *   a growing delay, until the lock is gone;
+ * - at start and every `reconcile_interval` seconds (default 600) each
+ *   mapped folder is reconciled with Nextcloud's file cache: a scan that
+ *   reuses etags and sizes, so what arrived while no daemon ran, or while
+ *   a retry was pending when the daemon stopped, appears;
+ * - the mappings are read again every few seconds: a folder mapped while
+ *   the daemon runs is synced and reconciled at once, and an unmapped one
+ *   is shared with no device any more.
+ * A name Nextcloud refuses (its verifyPath rules) stays on disk, out of the
+ * file list, and is logged with the reason.
+ *
+ * The Updater's scan makes Nextcloud emit cache events, which reach our own
+ * listener and become a notify; the extension drops a notify whose content
+ * equals the version it just applied, so nothing echoes back to the peers.
  */
 
 declare(strict_types=1);
@@ -18,13 +32,31 @@ namespace OCA\Harp;
 use Harp\Event;
 use Harp\Node;
 use OCP\Files\Cache\IScanner;
+use OCP\Files\InvalidPathException;
+use OCP\Lock\ILockingProvider;
+use OCP\Lock\LockedException;
 use Psr\Log\LoggerInterface;
 
 class Daemon
 {
-    private ?Node $node = null;
+    /** Seconds between two reads of the mappings. */
+    private const MAPPINGS_EVERY = 3.0;
+    /** The first retry of a locked path, and the longest wait between two. */
+    private const RETRY_FIRST = 1.0;
+    private const RETRY_MAX = 60.0;
+    /** Paths waiting for a retry; beyond this, their folder is reconciled instead. */
+    private const RETRIES_KEPT = 10_000;
 
-    public function __construct(private Config $config, private FolderMap $folders, private LoggerInterface $logger)
+    private ?Node $node = null;
+    /** @var array<string, Mapping> what the node syncs for Nextcloud, by folder id */
+    private array $mapped = [];
+    /** @var array<string, array{0: float, 1: float}> "folderId\0path" => [due, delay] */
+    private array $retries = [];
+    /** @var array<string, float> folder id => when its reconcile is due */
+    private array $reconcileDue = [];
+    private float $mappingsDue = 0.0;
+
+    public function __construct(private Config $config, private FolderMap $folders, private LoggerInterface $logger, private ILockingProvider $locks)
     {
     }
 
@@ -36,18 +68,20 @@ class Daemon
             'mdns' => $this->config->mdns(),
             'name' => $this->config->deviceName(),
         ]);
+        $this->mapped = [];
         foreach ($this->folders->all() as $m) {
-            // Whom it is shared with, as the mapping says (harp:folder:add
-            // --device, harp:folder:share and :unshare keep it): without
-            // 'devices' the node shares it with every trusted device.
-            $node->addFolder($m->folderId, $m->localPath, $m->devices === null ? [] : ['devices' => $m->devices]);
+            $this->addToNode($node, $m);
         }
         $node->start();
-        foreach ($this->folders->all() as $m) {
+        foreach ($this->mapped as $m) {
             // What changed while no daemon ran (the outbox kept the hooks' notifies; this finds the rest).
             $node->scan($m->folderId);
+            $this->reconcileDue[$m->folderId] = 0.0;
         }
-        return $this->node = $node;
+        $this->mappingsDue = microtime(true) + self::MAPPINGS_EVERY;
+        $this->node = $node;
+        $this->tick();
+        return $node;
     }
 
     /**
@@ -64,6 +98,7 @@ class Daemon
                 $this->apply($ev);
                 $onEvent($ev);
             }
+            $this->tick();
         }
         $node->stop();
         $this->node = null;
@@ -72,41 +107,184 @@ class Daemon
     /** Brings what an event changed on disk into Nextcloud's file cache. Never throws. */
     public function apply(Event $ev): void
     {
-        try {
-            match ($ev->kind) {
-                'file_updated', 'file_deleted' => $this->scanPath($ev->folderId, $ev->path),
-                // A conflict copy was written next to the file it preserves; an
-                // event without a path (older extensions) rescans every folder.
-                'conflict' => $ev->path !== '' ? $this->scanPath($ev->folderId, $ev->path) : $this->scanAll(),
-                default => null,
-            };
-        } catch (\Throwable $e) {
-            $this->logger->error("Harp: could not bring {$ev->kind} {$ev->folderId}/{$ev->path} into Nextcloud's file cache: " . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
+        match ($ev->kind) {
+            'file_updated', 'file_deleted' => $this->bring($ev->folderId, $ev->path),
+            // A conflict copy was written next to the file it preserves; an
+            // event without a path (older extensions) reconciles every folder.
+            'conflict' => $ev->path !== '' ? $this->bring($ev->folderId, $ev->path) : $this->reconcileAllSoon(),
+            default => null,
+        };
+    }
+
+    /** The periodic work: mappings read again, retries and reconciles that are due. Never throws. */
+    public function tick(): void
+    {
+        $now = microtime(true);
+        if ($now >= $this->mappingsDue) {
+            $this->mappingsDue = $now + self::MAPPINGS_EVERY;
+            $this->guard('reading the folder mappings', fn () => $this->reloadMappings());
+        }
+        foreach ($this->retries as $key => [$due, $delay]) {
+            if ($due <= $now) {
+                unset($this->retries[$key]);
+                [$folderId, $path] = explode("\0", $key, 2);
+                $this->bring($folderId, $path, $delay);
+            }
+        }
+        foreach ($this->reconcileDue as $folderId => $due) {
+            if ($due <= $now) {
+                $this->reconcile($folderId);
+            }
         }
     }
 
-    private function scanPath(string $folderId, string $path): void
+    /** Every folder reconciled at the next tick. */
+    private function reconcileAllSoon(): void
     {
-        $m = $this->folders->get($folderId);
+        foreach (array_keys($this->mapped) as $id) {
+            $this->reconcileDue[$id] = 0.0;
+        }
+    }
+
+    /**
+     * Brings one path of a folder into Nextcloud's cache, under a shared
+     * Nextcloud lock on it: a path locked exclusively (an upload, a WebDAV
+     * write in progress) is retried later. $delay: the wait before this
+     * attempt (0 for a first one).
+     */
+    private function bring(string $folderId, string $path, float $delay = 0.0): void
+    {
+        $m = $this->mapped[$folderId] ?? null;
         if ($m === null) {
-            $this->logger->warning("Harp: folder '$folderId' changed but is not mapped in this Nextcloud (occ harp:folder:add, then restart harp:daemon)", ['app' => 'harpbridge']);
+            $this->logger->warning("Harp: folder '$folderId' changed but is not mapped in this Nextcloud (occ harp:folder:add)", ['app' => 'harpbridge']);
             return;
         }
-        $folder = $this->folders->findFolderNode($m);
-        $storage = $folder->getStorage();
-        $internal = ltrim($folder->getInternalPath() . '/' . $path, '/');
-        // scanFile adds, updates or (when the file is gone) removes the entry
-        // for this one path, adding missing parent folders on the way.
-        $storage->getScanner()->scanFile($internal);
-        // New etags and sizes up to the root, so sync clients see the change.
-        $storage->getPropagator()->propagateChange($internal, time());
+        try {
+            $folder = $this->folders->findFolderNode($m);
+            $storage = $folder->getStorage();
+            $internal = ltrim($folder->getInternalPath() . '/' . $path, '/');
+            $parent = ltrim((string) $folder->getInternalPath(), '/');
+            foreach (explode('/', $path) as $segment) {
+                $storage->verifyPath($parent, $segment);
+                $parent = ltrim("$parent/$segment", '/');
+            }
+            $storage->acquireLock($internal, ILockingProvider::LOCK_SHARED, $this->locks);
+            try {
+                $updater = $storage->getUpdater();
+                $storage->file_exists($internal) ? $updater->update($internal) : $updater->remove($internal);
+            } finally {
+                $storage->releaseLock($internal, ILockingProvider::LOCK_SHARED, $this->locks);
+            }
+        } catch (LockedException) {
+            $next = $delay === 0.0 ? self::RETRY_FIRST : min(self::RETRY_MAX, $delay * 2);
+            if ($delay === 0.0) {
+                $this->logger->info("Harp: $folderId/$path is locked in Nextcloud (an upload in progress?); it is brought into the file list when the lock is released", ['app' => 'harpbridge']);
+            }
+            $this->retry($folderId, $path, $next);
+        } catch (InvalidPathException $e) {
+            $this->logger->warning("Harp: '$path' in folder '$folderId' arrived on disk but Nextcloud refuses its name, so it is not in the file list: " . $e->getMessage(), ['app' => 'harpbridge']);
+        } catch (\Throwable $e) {
+            $this->logger->error("Harp: could not bring $folderId/$path into Nextcloud's file cache (retried at the next reconcile): " . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
+            $this->reconcileDue[$folderId] = min($this->reconcileDue[$folderId] ?? PHP_FLOAT_MAX, microtime(true) + self::RETRY_MAX);
+        }
     }
 
-    private function scanAll(): void
+    private function retry(string $folderId, string $path, float $delay): void
     {
-        foreach ($this->folders->all() as $m) {
+        if (count($this->retries) >= self::RETRIES_KEPT) {
+            // Too many to track one by one: the folder's reconcile finds them all.
+            $this->reconcileDue[$folderId] = min($this->reconcileDue[$folderId] ?? PHP_FLOAT_MAX, microtime(true) + $delay);
+            return;
+        }
+        $this->retries["$folderId\0$path"] = [microtime(true) + $delay, $delay];
+    }
+
+    /**
+     * Brings a mapped folder's cache in line with its disk: Nextcloud's
+     * scanner, reusing etags and sizes, then the size difference propagated
+     * above the folder. A lock met on the way makes it try again later.
+     */
+    private function reconcile(string $folderId): void
+    {
+        $m = $this->mapped[$folderId] ?? null;
+        $interval = $this->config->reconcileInterval();
+        if ($m === null) {
+            unset($this->reconcileDue[$folderId]);
+            return;
+        }
+        try {
             $folder = $this->folders->findFolderNode($m);
-            $folder->getStorage()->getScanner()->scan($folder->getInternalPath(), IScanner::SCAN_RECURSIVE, IScanner::REUSE_ETAG | IScanner::REUSE_SIZE);
+            $storage = $folder->getStorage();
+            $root = (string) $folder->getInternalPath();
+            $before = $storage->getCache()->get($root);
+            $data = $storage->getScanner()->scan($root, IScanner::SCAN_RECURSIVE, IScanner::REUSE_ETAG | IScanner::REUSE_SIZE);
+            $old = $before === false ? 0 : (int) $before['size'];
+            $new = is_array($data) ? (int) $data['size'] : $old;
+            if ($new !== $old && $old >= 0) {
+                $storage->getPropagator()->propagateChange($root, time(), $new - $old);
+            }
+            $this->reconcileDue[$folderId] = microtime(true) + $interval;
+        } catch (LockedException $e) {
+            $this->logger->info("Harp: reconciling folder '$folderId' met a lock (" . $e->getMessage() . '); trying again shortly', ['app' => 'harpbridge']);
+            $this->reconcileDue[$folderId] = microtime(true) + 2 * self::RETRY_FIRST;
+        } catch (\Throwable $e) {
+            $this->logger->error("Harp: could not reconcile folder '$folderId' with Nextcloud's file cache: " . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
+            $this->reconcileDue[$folderId] = microtime(true) + $interval;
+        }
+    }
+
+    /** Applies mappings added, changed or removed since the last read. */
+    private function reloadMappings(): void
+    {
+        $node = $this->node;
+        if ($node === null) {
+            return;
+        }
+        $this->config->reload();
+        $now = [];
+        foreach ($this->folders->all() as $m) {
+            $now[$m->folderId] = $m;
+        }
+        foreach ($now as $id => $m) {
+            $was = $this->mapped[$id] ?? null;
+            if ($was === null || $was->localPath !== $m->localPath || $was->devices !== $m->devices) {
+                $this->addToNode($node, $m);
+                $node->scan($id);
+                $this->reconcileDue[$id] = 0.0;
+                $this->logger->info("Harp: folder '$id' is mapped to {$m->user}:{$m->path}; syncing it", ['app' => 'harpbridge']);
+            }
+        }
+        foreach ($this->mapped as $id => $was) {
+            if (!isset($now[$id])) {
+                // The extension keeps a folder it once synced; shared with no
+                // device, nothing goes out of it or comes into it any more.
+                $node->addFolder($id, $was->localPath, ['devices' => []]);
+                unset($this->mapped[$id], $this->reconcileDue[$id]);
+                foreach (array_keys($this->retries) as $key) {
+                    if (str_starts_with($key, "$id\0")) {
+                        unset($this->retries[$key]);
+                    }
+                }
+                $this->logger->info("Harp: folder '$id' is no longer mapped; its files stay in Nextcloud and it is synced with no device", ['app' => 'harpbridge']);
+            }
+        }
+    }
+
+    private function addToNode(Node $node, Mapping $m): void
+    {
+        // Whom it is shared with, as the mapping says (harp:folder:add
+        // --device, harp:folder:share and :unshare keep it): without
+        // 'devices' the node shares it with every trusted device.
+        $node->addFolder($m->folderId, $m->localPath, $m->devices === null ? ['all_devices' => true] : ['devices' => $m->devices]);
+        $this->mapped[$m->folderId] = $m;
+    }
+
+    private function guard(string $what, callable $fn): void
+    {
+        try {
+            $fn();
+        } catch (\Throwable $e) {
+            $this->logger->error("Harp: $what failed: " . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
         }
     }
 }

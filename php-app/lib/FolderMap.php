@@ -4,14 +4,26 @@
  * in one user's files. Finds the Harp folder and relative path for a node
  * (node events) or for a storage-internal path (cache events), and the
  * Nextcloud storage for an incoming file (the daemon).
+ *
+ * A mapping is matched by where its files really are: the storage under
+ * every jail and the path in it. A group folder is a jail over the root
+ * storage at __groupfolders/<id>, mounted in every member's files; a
+ * received share is a jail over its owner's storage. Their cache events
+ * carry that unjailed storage and path, and a node seen through any mount
+ * (a member's, a share recipient's) resolves to it too, so every member's
+ * and recipient's changes match, and nothing outside the mapped folder does.
  */
 
 declare(strict_types=1);
 
 namespace OCA\Harp;
 
+use OC\Files\Storage\Wrapper\Jail;
+use OC\Files\Storage\Wrapper\Wrapper;
 use OCP\Files\Folder;
 use OCP\Files\IRootFolder;
+use OCP\Files\Node;
+use OCP\Files\Storage\IStorage;
 
 class FolderMap
 {
@@ -70,7 +82,8 @@ class FolderMap
         if (!is_string($local) || !is_dir($local)) {
             throw new \InvalidArgumentException("Cannot find '$path' on disk.");
         }
-        $mapping = new Mapping($folderId, $user, $path, (int) $storage->getCache()->getNumericStorageId(), $node->getInternalPath(), rtrim($local, '/'), $devices);
+        [$storageId, $internal] = self::unjailed($storage, $node->getInternalPath());
+        $mapping = new Mapping($folderId, $user, $path, $storageId, $internal, rtrim($local, '/'), $devices);
         foreach ($this->all() as $m) {
             if ($m->folderId !== $folderId && ($m->localPath === $mapping->localPath || Mapping::below($m->localPath, $mapping->localPath) !== null || Mapping::below($mapping->localPath, $m->localPath) !== null)) {
                 throw new \InvalidArgumentException("'$path' overlaps folder '{$m->folderId}' ({$m->user}: {$m->path}); a file can belong to one Harp folder only.");
@@ -82,6 +95,67 @@ class FolderMap
         return $mapping;
     }
 
+    /** Unmaps $folderId; false when it was not mapped. */
+    public function remove(string $folderId): bool
+    {
+        $list = $this->config->mappings();
+        $kept = array_values(array_filter($list, fn ($a) => $a['folderId'] !== $folderId));
+        if (count($kept) === count($list)) {
+            return false;
+        }
+        $this->config->setMappings($kept);
+        return true;
+    }
+
+    /**
+     * Where a storage path really is: the numeric id of the storage under
+     * every wrapper and jail, and the path in it (a group folder's
+     * "x/y" is the root storage's "__groupfolders/7/x/y").
+     * @return array{0: int, 1: string}
+     */
+    public static function unjailed(IStorage $storage, string $path): array
+    {
+        // Bounded: wrappers nest a few levels deep (share over group folder over ACL ...).
+        for ($i = 0; $i < 64 && $storage instanceof Wrapper; $i++) {
+            if ($storage instanceof Jail) {
+                $path = $storage->getUnjailedPath($path);
+                $storage = $storage->getUnjailedStorage();
+            } else {
+                $storage = $storage->getWrapperStorage();
+            }
+        }
+        return [(int) $storage->getCache()->getNumericStorageId(), trim($path, '/')];
+    }
+
+    /**
+     * The mapping and the path relative to it for a node, whichever mount
+     * it was seen through. Null when outside every mapping (or the mapped
+     * folder itself).
+     * @return array{0: Mapping, 1: string}|null
+     */
+    public function locateNode(Node $node): ?array
+    {
+        try {
+            [$storageId, $path] = self::unjailed($node->getStorage(), (string) $node->getInternalPath());
+        } catch (\OCP\Files\NotFoundException) {
+            return null;
+        }
+        return $this->locateInStorage($storageId, $path);
+    }
+
+    /**
+     * The same for a path in $user's files (the legacy post_write hook).
+     * @return array{0: Mapping, 1: string}|null
+     */
+    public function locateUserPath(string $user, string $pathInFiles): ?array
+    {
+        try {
+            return $this->locateNode($this->rootFolder->getUserFolder($user)->get($pathInFiles));
+        } catch (\OCP\Files\NotFoundException) {
+            return null;
+        }
+    }
+
     /**
      * Records whom $folderId is shared with (null: every trusted device), as
      * the daemon's node has it after a share or unshare.
@@ -90,23 +164,6 @@ class FolderMap
     {
         $list = array_map(fn (array $a) => $a['folderId'] === $folderId ? Mapping::fromArray($a)->withDevices($devices)->toArray() : $a, $this->config->mappings());
         $this->config->setMappings(array_values($list));
-    }
-
-    /**
-     * The mapping and the path relative to it for a node's virtual path
-     * (/alice/files/Offices/a.txt). Null when outside every mapping; the
-     * mapped folder itself has no relative path and is outside too.
-     * @return array{0: Mapping, 1: string}|null
-     */
-    public function locatePath(string $nodePath): ?array
-    {
-        foreach ($this->all() as $m) {
-            $rel = Mapping::below($m->nodePath(), $nodePath);
-            if ($rel !== null && $rel !== '') {
-                return [$m, $rel];
-            }
-        }
-        return null;
     }
 
     /**

@@ -17,21 +17,15 @@ final class Mapping
         public readonly string $user,
         /** In the user's files, e.g. /Offices/Shared */
         public readonly string $path,
-        /** The numeric id of the storage holding it (ICache::getNumericStorageId) */
+        /** The numeric id of the storage holding it, under every jail (ICache::getNumericStorageId) */
         public readonly int $storageId,
-        /** Its path inside that storage, e.g. files/Offices/Shared */
+        /** Its path inside that storage: files/Offices/Shared in a home, __groupfolders/7 for a group folder */
         public readonly string $internalPath,
         /** The directory on disk that Harp syncs */
         public readonly string $localPath,
         /** The device IDs it is shared with; null: every trusted device */
         public readonly ?array $devices = null,
     ) {
-    }
-
-    /** The path in Nextcloud's virtual filesystem of the mapped folder: /alice/files/Offices/Shared */
-    public function nodePath(): string
-    {
-        return '/' . $this->user . '/files' . rtrim($this->path, '/');
     }
 
     public function toArray(): array

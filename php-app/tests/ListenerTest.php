@@ -129,7 +129,8 @@ final class ListenerTest extends TestCase
 
     public function testAFailedRenameIsLoggedAndStillReachesTheOutboxAsDeleteAndWrite(): void
     {
-        $s = $this->server();
+        // The bridge is replaced before the mapping: mapping creates the folder, whose events build the listener.
+        $s = Server::boot(Nc::server());
         $real = new HarpBridge($s->get(Config::class)->stateDir());
         // A bridge whose renames fail, as a node refusing one would.
         $s->container->set(Bridge::class, new class ($real) implements Bridge {
@@ -155,6 +156,7 @@ final class ListenerTest extends TestCase
             public function scan(string $folderId): array { return []; }
             public function verify(string $folderId): array { return []; }
         });
+        $s->get(FolderMap::class)->add('docs', 'alice', '/Offices');
         $s->write('alice', '/Offices/a.txt', 'a');
         $s->rename('alice', '/Offices/a.txt', '/Offices/b.txt'); // must not throw
         $this->assertContains('delete docs/a.txt', $this->outbox($s));
@@ -167,7 +169,8 @@ final class ListenerTest extends TestCase
 
     public function testAListenerNeverThrowsIntoNextcloud(): void
     {
-        $s = $this->server();
+        // The bridge is replaced before the mapping: mapping creates the folder, whose events build the listener.
+        $s = Server::boot(Nc::server());
         $s->container->set(Bridge::class, new class () implements Bridge {
             public function available(): bool { return true; }
             public function notify(string $folderId, string $path, string $kind = 'write', ?string $from = null): void { throw new \Error('broken'); }
@@ -182,6 +185,7 @@ final class ListenerTest extends TestCase
             public function scan(string $folderId): array { throw new \Error('broken'); }
             public function verify(string $folderId): array { return []; }
         });
+        $s->get(FolderMap::class)->add('docs', 'alice', '/Offices');
         $s->write('alice', '/Offices/a.txt', 'a');
         $s->rename('alice', '/Offices/a.txt', '/Offices/b.txt');
         $s->delete('alice', '/Offices/b.txt');

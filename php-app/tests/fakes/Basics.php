@@ -9,6 +9,7 @@ declare(strict_types=1);
 
 namespace OCA\Harp\Tests\Fake;
 
+use OCP\IAppConfig;
 use OCP\IConfig;
 use OCP\IL10N;
 use OCP\IRequest;
@@ -17,15 +18,39 @@ use OCP\IUser;
 use OCP\IUserSession;
 use Psr\Log\AbstractLogger;
 
-final class FileConfig implements IConfig
+/**
+ * App config (IConfig's app values and IAppConfig) in a JSON file shared by
+ * every process of one stand-in server, like Nextcloud's database. As
+ * OC\AppConfig (nextcloud/server lib/private/AppConfig.php) does, each
+ * process loads the values once and serves them from memory until
+ * clearCache() (IAppConfig, Nextcloud 29+): a value another process sets
+ * is not seen before that.
+ */
+final class FileConfig implements IConfig, IAppConfig
 {
+    private ?array $cache = null;
+
     public function __construct(private string $file, private string $dataDir)
     {
     }
 
     private function load(): array
     {
-        return is_file($this->file) ? (json_decode((string) file_get_contents($this->file), true) ?: []) : [];
+        if ($this->cache === null) {
+            clearstatcache();
+            $this->cache = is_file($this->file) ? (json_decode((string) file_get_contents($this->file), true) ?: []) : [];
+        }
+        return $this->cache;
+    }
+
+    /** Writes one change against the file's current content (not this process's cache). */
+    private function change(callable $fn): void
+    {
+        clearstatcache();
+        $all = is_file($this->file) ? (json_decode((string) file_get_contents($this->file), true) ?: []) : [];
+        $all = $fn($all);
+        file_put_contents($this->file, json_encode($all, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES), LOCK_EX);
+        $this->cache = $all;
     }
 
     public function getAppValue($appName, $key, $default = '')
@@ -35,21 +60,39 @@ final class FileConfig implements IConfig
 
     public function setAppValue($appName, $key, $value)
     {
-        $all = $this->load();
-        $all[$appName][$key] = (string) $value;
-        file_put_contents($this->file, json_encode($all, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES), LOCK_EX);
+        $this->change(function (array $all) use ($appName, $key, $value) {
+            $all[$appName][$key] = (string) $value;
+            return $all;
+        });
     }
 
     public function deleteAppValue($appName, $key)
     {
-        $all = $this->load();
-        unset($all[$appName][$key]);
-        file_put_contents($this->file, json_encode($all), LOCK_EX);
+        $this->change(function (array $all) use ($appName, $key) {
+            unset($all[$appName][$key]);
+            return $all;
+        });
     }
 
     public function getSystemValueString(string $key, string $default = ''): string
     {
         return $key === 'datadirectory' ? $this->dataDir : $default;
+    }
+
+    public function getValueString(string $app, string $key, string $default = '', bool $lazy = false): string
+    {
+        return (string) $this->getAppValue($app, $key, $default);
+    }
+
+    public function setValueString(string $app, string $key, string $value, bool $lazy = false, bool $sensitive = false): bool
+    {
+        $this->setAppValue($app, $key, $value);
+        return true;
+    }
+
+    public function clearCache(bool $reload = false): void
+    {
+        $this->cache = null;
     }
 }
 

@@ -22,12 +22,15 @@ use OCP\Files\Events\Node\NodeCreatedEvent;
 use OCP\Files\Events\Node\NodeDeletedEvent;
 use OCP\Files\Events\Node\NodeRenamedEvent;
 use OCP\Files\Events\Node\NodeWrittenEvent;
+use OCP\Files\FileInfo;
 use OCP\Files\IRootFolder;
+use OCP\IAppConfig;
 use OCP\IConfig;
 use OCP\IL10N;
 use OCP\IRequest;
 use OCP\IURLGenerator;
 use OCP\IUserSession;
+use OCP\Lock\ILockingProvider;
 use Psr\Log\LoggerInterface;
 
 final class Server
@@ -44,9 +47,13 @@ final class Server
         $this->events = new Dispatcher($this->container);
         $c = $this->container;
         $c->set(IEventDispatcher::class, $this->events);
-        $c->set(IConfig::class, new FileConfig("$root/config.json", "$root/data"));
+        $config = new FileConfig("$root/config.json", "$root/data");
+        $c->set(IConfig::class, $config);
+        $c->set(IAppConfig::class, $config);
         $c->set(LoggerInterface::class, new FileLogger("$root/nextcloud.log"));
-        $c->set(IRootFolder::class, new RootFolder("$root/data", $this->events, $root));
+        $rootFolder = new RootFolder("$root/data", $this->events, $root);
+        $c->set(IRootFolder::class, $rootFolder);
+        $c->set(ILockingProvider::class, $rootFolder->site->locks);
         $c->set(IUserSession::class, new UserSession());
         $c->set(IURLGenerator::class, new UrlGenerator());
         $c->set(IL10N::class, new L10N());
@@ -86,79 +93,142 @@ final class Server
         return $this->container->get($id);
     }
 
-    public function storage(string $user): HomeStorage
+    public function rootFolder(): RootFolder
     {
-        return $this->container->get(IRootFolder::class)->storage($user);
+        return $this->container->get(IRootFolder::class);
     }
 
-    /** @return array<string, array> user $user's file cache, by internal path */
+    public function storage(string $user): Home
+    {
+        return $this->rootFolder()->storage($user);
+    }
+
+    /** @return array<string, array> user $user's file cache (home storage), by internal path */
     public function cache(string $user): array
     {
         return $this->storage($user)->getCache()->all();
     }
 
+    /** @return array<string, array> the root storage's file cache (group folders live there), by internal path */
+    public function rootCache(): array
+    {
+        return $this->rootFolder()->rootStorage()->getCache()->all();
+    }
+
+    /** What Nextcloud counts against $user's quota: the size of files/ in their home storage's cache. */
+    public function usedSpace(string $user): int
+    {
+        return (int) ($this->cache($user)['files']['size'] ?? 0);
+    }
+
     /**
-     * A write through Nextcloud (an upload, an edit), in the order of
-     * View::file_put_contents (nextcloud/server lib/private/Files/View.php)
+     * A group folder (groupfolders' Team folders): data/__groupfolders/<id>,
+     * mounted at /<member>/files/<mountPoint> for each member.
+     */
+    public function addGroupFolder(int $id, string $mountPoint, array $members): void
+    {
+        $rf = $this->rootFolder();
+        $root = $rf->rootStorage();
+        @mkdir($root->getLocalFile("__groupfolders/$id"), 0777, true);
+        $root->getScanner()->scan("__groupfolders/$id");
+        $m = $rf->mounts();
+        $m['groupfolders'][] = ['id' => $id, 'mount_point' => trim($mountPoint, '/'), 'members' => array_values($members)];
+        $rf->setMounts($m);
+    }
+
+    /** $owner shares $source (a path in their files, or in a folder mounted there) with $recipient, who sees it at $target. */
+    public function share(string $owner, string $source, string $recipient, string $target): void
+    {
+        $rf = $this->rootFolder();
+        $m = $rf->mounts();
+        $m['shares'][] = ['owner' => $owner, 'source' => trim($source, '/'), 'recipient' => $recipient, 'target' => trim($target, '/')];
+        $rf->setMounts($m);
+    }
+
+    /** A node for a path in $user's files (/Offices/a.txt), on whatever storage its mount gives. */
+    private function node(string $user, string $path, ?string $type = null): FakeFile
+    {
+        return new FakeFile($this->rootFolder(), "/$user/files/" . ltrim($path, '/'), $type);
+    }
+
+    /** Holds Nextcloud's exclusive lock on a path in $user's files, as an upload in progress does; returns the release. */
+    public function lock(string $user, string $path): \Closure
+    {
+        [$st, $internal] = $this->node($user, $path)->resolved();
+        $locks = $this->rootFolder()->site->locks;
+        $st->acquireLock($internal, ILockingProvider::LOCK_EXCLUSIVE, $locks);
+        return static fn () => $st->releaseLock($internal, ILockingProvider::LOCK_EXCLUSIVE, $locks);
+    }
+
+    /**
+     * A write through Nextcloud (an upload, an edit) by $user, in the order
+     * of View::file_put_contents (nextcloud/server lib/private/Files/View.php)
      * and HookConnector: the pre hooks (BeforeNodeCreatedEvent for a new
      * file, then BeforeNodeWrittenEvent), the storage, the Updater (a cache
-     * event), then the post hooks (NodeCreatedEvent for a new file, then
-     * NodeWrittenEvent).
+     * event, sizes up to the storage's root), then the post hooks
+     * (NodeCreatedEvent for a new file, then NodeWrittenEvent).
      */
     public function write(string $user, string $path, string $bytes): void
     {
-        $st = $this->storage($user);
-        $internal = 'files/' . ltrim($path, '/');
+        $node = $this->node($user, $path);
+        [$st, $internal] = $node->resolved();
         $local = $st->getLocalFile($internal);
         $new = !file_exists($local);
-        $node = new FakeFile($st, $internal);
         if ($new) {
             $this->events->dispatchTyped(new BeforeNodeCreatedEvent($node));
         }
         $this->events->dispatchTyped(new BeforeNodeWrittenEvent($node));
         @mkdir(dirname($local), 0777, true);
         file_put_contents($local, $bytes);
-        $st->getScanner()->scanFile($internal);
+        $st->getUpdater()->update($internal);
         if ($new) {
             $this->events->dispatchTyped(new NodeCreatedEvent($node));
         }
         $this->events->dispatchTyped(new NodeWrittenEvent($node));
     }
 
+    /**
+     * A delete through Nextcloud by $user, with files_trashbin enabled (as it
+     * is by default): BeforeNodeDeletedEvent, then the node moves to its
+     * owner's trash (Trashbin::move2trash: <owner>/files_trashbin/files/
+     * <name>.d<time> in the owner's home storage; groupfolders' trash
+     * backend: __groupfolders/trash/<id>/<name>.d<time> in the root storage),
+     * where the cache moves it (one CacheEntryUpdatedEvent, for the trash
+     * path), then NodeDeletedEvent.
+     */
     public function delete(string $user, string $path): void
     {
-        $st = $this->storage($user);
-        $internal = 'files/' . ltrim($path, '/');
-        $local = $st->getLocalFile($internal);
-        $node = new FakeFile($st, $internal, is_dir($local) ? 'dir' : 'file');
-        // As View::unlink/rmdir: BeforeNodeDeletedEvent, the storage, the cache, NodeDeletedEvent.
+        $node = $this->node($user, $path);
+        [$st, $internal] = $node->resolved();
+        $node = $this->node($user, $path, $st->is_dir($internal) ? FileInfo::TYPE_FOLDER : FileInfo::TYPE_FILE);
         $this->events->dispatchTyped(new BeforeNodeDeletedEvent($node));
-        if (is_dir($local)) {
-            $it = new \RecursiveIteratorIterator(new \RecursiveDirectoryIterator($local, \FilesystemIterator::SKIP_DOTS), \RecursiveIteratorIterator::CHILD_FIRST);
-            foreach ($it as $f) {
-                $f->isDir() ? rmdir($f->getPathname()) : unlink($f->getPathname());
-            }
-            rmdir($local);
+        [$base, $basePath] = Site::unjail($st, $internal);
+        $name = basename($basePath) . '.d' . time();
+        if (preg_match('#^__groupfolders/(\d+)/#', $basePath, $g)) {
+            $trash = "__groupfolders/trash/{$g[1]}/$name";
         } else {
-            unlink($local);
+            $trash = "files_trashbin/files/$name";
         }
-        $st->getScanner()->scanFile($internal);
+        @mkdir(dirname($base->getLocalFile($trash)), 0777, true);
+        rename($base->getLocalFile($basePath), $base->getLocalFile($trash));
+        $base->getUpdater()->renameFromStorage($base, $basePath, $trash);
         $this->events->dispatchTyped(new NodeDeletedEvent($node));
     }
 
+    /** A rename by $user, as View::rename: BeforeNodeRenamedEvent, the storage, the Updater (Cache::move), NodeRenamedEvent. */
     public function rename(string $user, string $from, string $to): void
     {
-        $st = $this->storage($user);
-        [$a, $b] = ['files/' . ltrim($from, '/'), 'files/' . ltrim($to, '/')];
-        $type = is_dir($st->getLocalFile($a)) ? 'dir' : 'file';
-        $source = new FakeFile($st, $a, $type);
-        // As View::rename: the pre-rename hook (BeforeNodeRenamedEvent), the
-        // storage's rename, the Updater moving the cache entry (Cache::move,
-        // which dispatches CacheEntryUpdatedEvent), then NodeRenamedEvent.
-        $this->events->dispatchTyped(new BeforeNodeRenamedEvent($source, new FakeFile($st, $b, $type)));
-        rename($st->getLocalFile($a), $st->getLocalFile($b));
-        $st->getCache()->move($a, $b);
-        $this->events->dispatchTyped(new NodeRenamedEvent($source, new FakeFile($st, $b, $type)));
+        $source = $this->node($user, $from);
+        [$sst, $a] = $source->resolved();
+        $type = $sst->is_dir($a) ? FileInfo::TYPE_FOLDER : FileInfo::TYPE_FILE;
+        $source = $this->node($user, $from, $type);
+        $target = $this->node($user, $to, $type);
+        [$tst, $b] = $target->resolved();
+        $this->events->dispatchTyped(new BeforeNodeRenamedEvent($source, $target));
+        @mkdir(dirname($tst->getLocalFile($b)), 0777, true);
+        rename($sst->getLocalFile($a), $tst->getLocalFile($b));
+        $tst->getUpdater()->renameFromStorage($sst, $a, $b);
+        $this->events->dispatchTyped(new NodeRenamedEvent($source, $target));
     }
 
     /** @return list<array{level: string, message: string}> what the app logged */
