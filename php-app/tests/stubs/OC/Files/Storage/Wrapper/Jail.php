@@ -67,9 +67,10 @@ class Jail extends Wrapper
         return new Scanner($storage ?? $this);
     }
 
+    /** Propagates through this jail into the wrapped storage, whichever wrapper asked. */
     public function getPropagator($storage = null)
     {
-        return new JailPropagator($storage ?? $this);
+        return new JailPropagator($this);
     }
 
     public function getUpdater($storage = null)
