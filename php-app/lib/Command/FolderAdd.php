@@ -52,8 +52,7 @@ class FolderAdd extends Base
         try {
             $this->bridge->addFolder($m->folderId, $m->localPath, $m->devices);
             $r = $this->bridge->scan($m->folderId);
-            $output->writeln("The daemon syncs it now: {$r['files']} files, {$r['entries']} new entries.");
-            $output->writeln('Restart harp:daemon (systemctl restart harp-nextcloud) so that files arriving from peers appear in Nextcloud\'s file list too.');
+            $output->writeln("The daemon syncs it now: {$r['files']} files, {$r['entries']} new entries; within seconds it also brings what peers send into Nextcloud's file list.");
         } catch (NotRunningException) {
             $output->writeln('harp:daemon is not running; it syncs this folder when it starts.');
         } catch (\Throwable $e) {
