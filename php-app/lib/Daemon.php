@@ -55,6 +55,8 @@ class Daemon
     /** @var array<string, float> folder id => when its reconcile is due */
     private array $reconcileDue = [];
     private float $mappingsDue = 0.0;
+    /** @var array<string, true> folders whose mapped folder was found gone (reported once) */
+    private array $gone = [];
 
     public function __construct(private Config $config, private FolderMap $folders, private LoggerInterface $logger, private ILockingProvider $locks)
     {
@@ -123,6 +125,7 @@ class Daemon
         if ($now >= $this->mappingsDue) {
             $this->mappingsDue = $now + self::MAPPINGS_EVERY;
             $this->guard('reading the folder mappings', fn () => $this->reloadMappings());
+            $this->checkRoots();
         }
         foreach ($this->retries as $key => [$due, $delay]) {
             if ($due <= $now) {
@@ -230,6 +233,30 @@ class Daemon
         } catch (\Throwable $e) {
             $this->logger->error("Harp: could not reconcile folder '$folderId' with Nextcloud's file cache: " . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
             $this->reconcileDue[$folderId] = microtime(true) + $interval;
+        }
+    }
+
+    /**
+     * Reports a mapped folder that is gone from Nextcloud (deleted or moved
+     * where the app could not refuse it: on disk, by another app): once,
+     * as an error that says what to do, and again when it is back.
+     */
+    private function checkRoots(): void
+    {
+        foreach ($this->mapped as $id => $m) {
+            try {
+                $this->folders->findFolderNode($m);
+                if (isset($this->gone[$id])) {
+                    unset($this->gone[$id]);
+                    $this->logger->info("Harp: the folder mapped as '$id' ({$m->user}: {$m->path}) is back", ['app' => 'harpbridge']);
+                    $this->reconcileDue[$id] = 0.0;
+                }
+            } catch (\Throwable $e) {
+                if (!isset($this->gone[$id])) {
+                    $this->gone[$id] = true;
+                    $this->logger->error("Harp: the folder mapped as '$id' ({$m->user}: {$m->path}) is gone from Nextcloud (" . $e->getMessage() . "); nothing from peers reaches the file list until it is back. Restore it, or unmap it: occ harp:folder:remove $id", ['app' => 'harpbridge']);
+                }
+            }
         }
     }
 

@@ -144,6 +144,21 @@ class FolderMap
     }
 
     /**
+     * The mappings whose mapped folder is $node or lies below it: deleting
+     * or moving $node would take them away.
+     * @return list<Mapping>
+     */
+    public function mappedWithin(Node $node): array
+    {
+        try {
+            [$storageId, $path] = self::unjailed($node->getStorage(), (string) $node->getInternalPath());
+        } catch (\OCP\Files\NotFoundException) {
+            return [];
+        }
+        return array_values(array_filter($this->all(), fn (Mapping $m) => $m->storageId === $storageId && Mapping::below($path, $m->internalPath) !== null));
+    }
+
+    /**
      * The same for a path in $user's files (the legacy post_write hook).
      * @return array{0: Mapping, 1: string}|null
      */

@@ -13,6 +13,7 @@ declare(strict_types=1);
 namespace OCA\Harp\Listener;
 
 use OCA\Harp\ChangeNotifier;
+use OCA\Harp\FolderMap;
 use OCP\EventDispatcher\Event;
 use OCP\EventDispatcher\IEventListener;
 use OCP\Files\Cache\CacheEntryInsertedEvent;
@@ -28,12 +29,15 @@ use OCP\Files\Events\Node\NodeWrittenEvent;
 
 class FileEventListener implements IEventListener
 {
-    public function __construct(private ChangeNotifier $notifier)
+    public function __construct(private ChangeNotifier $notifier, private FolderMap $folders)
     {
     }
 
     public function handle(Event $event): void
     {
+        if ($event instanceof BeforeNodeDeletedEvent || $event instanceof BeforeNodeRenamedEvent) {
+            $this->keepMappedRoots($event);
+        }
         // ChangeNotifier never throws; the match has no default so an
         // unrelated event is simply ignored.
         match (true) {
@@ -48,5 +52,28 @@ class FileEventListener implements IEventListener
             $event instanceof CacheEntryRemovedEvent => $this->notifier->cacheChanged($event->getStorageId(), $event->getPath(), 'delete'),
             default => null,
         };
+    }
+
+    /**
+     * A mapped folder (or a folder above one) may not be deleted or moved:
+     * the mapping would point at nothing and the folder would silently stop
+     * syncing. The operation is refused with the reason (abortOperation,
+     * Nextcloud 28+, which HookConnector turns into a cancelled operation);
+     * unmap it first with occ harp:folder:remove.
+     */
+    private function keepMappedRoots(BeforeNodeDeletedEvent|BeforeNodeRenamedEvent $event): void
+    {
+        try {
+            $node = $event instanceof BeforeNodeDeletedEvent ? $event->getNode() : $event->getSource();
+            $mapped = $this->folders->mappedWithin($node);
+        } catch (\Throwable) {
+            return; // never break a request over this check
+        }
+        if ($mapped === [] || !method_exists($event, 'abortOperation')) {
+            return;
+        }
+        $what = $event instanceof BeforeNodeDeletedEvent ? 'deleted' : 'moved or renamed';
+        $m = $mapped[0];
+        $event->abortOperation(new \RuntimeException("'{$node->getPath()}' cannot be $what: it holds the folder that Harp syncs as '{$m->folderId}' ({$m->user}: {$m->path}). Unmap it first: occ harp:folder:remove {$m->folderId}"));
     }
 }

@@ -40,6 +40,8 @@ final class Server
     public readonly Dispatcher $events;
     public readonly Registration $registration;
     public readonly Application $app;
+    /** The message of the last operation a listener aborted. */
+    public ?string $aborted = null;
 
     private function __construct(public readonly string $root)
     {
@@ -196,12 +198,14 @@ final class Server
      * where the cache moves it (one CacheEntryUpdatedEvent, for the trash
      * path), then NodeDeletedEvent.
      */
-    public function delete(string $user, string $path): void
+    public function delete(string $user, string $path): bool
     {
         $node = $this->node($user, $path);
         [$st, $internal] = $node->resolved();
         $node = $this->node($user, $path, $st->is_dir($internal) ? FileInfo::TYPE_FOLDER : FileInfo::TYPE_FILE);
-        $this->events->dispatchTyped(new BeforeNodeDeletedEvent($node));
+        if (!$this->dispatchBefore(new BeforeNodeDeletedEvent($node), 'delete')) {
+            return false;
+        }
         [$base, $basePath] = Site::unjail($st, $internal);
         $name = basename($basePath) . '.d' . time();
         if (preg_match('#^__groupfolders/(\d+)/#', $basePath, $g)) {
@@ -213,10 +217,11 @@ final class Server
         rename($base->getLocalFile($basePath), $base->getLocalFile($trash));
         $base->getUpdater()->renameFromStorage($base, $basePath, $trash);
         $this->events->dispatchTyped(new NodeDeletedEvent($node));
+        return true;
     }
 
     /** A rename by $user, as View::rename: BeforeNodeRenamedEvent, the storage, the Updater (Cache::move), NodeRenamedEvent. */
-    public function rename(string $user, string $from, string $to): void
+    public function rename(string $user, string $from, string $to): bool
     {
         $source = $this->node($user, $from);
         [$sst, $a] = $source->resolved();
@@ -224,11 +229,33 @@ final class Server
         $source = $this->node($user, $from, $type);
         $target = $this->node($user, $to, $type);
         [$tst, $b] = $target->resolved();
-        $this->events->dispatchTyped(new BeforeNodeRenamedEvent($source, $target));
+        if (!$this->dispatchBefore(new BeforeNodeRenamedEvent($source, $target), 'rename')) {
+            return false;
+        }
         @mkdir(dirname($tst->getLocalFile($b)), 0777, true);
         rename($sst->getLocalFile($a), $tst->getLocalFile($b));
         $tst->getUpdater()->renameFromStorage($sst, $a, $b);
         $this->events->dispatchTyped(new NodeRenamedEvent($source, $target));
+        return true;
+    }
+
+    /**
+     * A Before* event whose listener may abort the operation, as
+     * OC\Files\Node\HookConnector (nextcloud/server
+     * lib/private/Files/Node/HookConnector.php, Nextcloud 29+) does: an
+     * AbortedEventException cancels it ("run" false: View returns false,
+     * WebDAV answers 403) and is logged as a warning.
+     */
+    private function dispatchBefore(object $event, string $what): bool
+    {
+        try {
+            $this->events->dispatchTyped($event);
+            return true;
+        } catch (\OCP\Exceptions\AbortedEventException $e) {
+            $this->get(LoggerInterface::class)->warning("$what process aborted", ['exception' => $e]);
+            $this->aborted = $e->getMessage();
+            return false;
+        }
     }
 
     /** @return list<array{level: string, message: string}> what the app logged */

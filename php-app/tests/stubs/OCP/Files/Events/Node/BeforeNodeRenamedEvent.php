@@ -1,24 +1,22 @@
 <?php
 /**
- * Test stand-in for OCP\Files\Events\Node\BeforeNodeRenamedEvent.
- * Mirrors nextcloud/server lib/public/Files/Events/Node/BeforeNodeRenamedEvent.php
- * as of Nextcloud 29-31: an AbstractNodesEvent (source, and the target, which
- * does not exist yet), dispatched before the storage and its file cache move.
- * Nextcloud 28's constructor takes a third parameter, bool &$run; harpbridge
- * only reads getSource()/getTarget(), which are the same in 28-31.
- * abortOperation() is left out: harpbridge never aborts a rename.
- * Checked: signatures (class kind, parent, interfaces; for each method
- * and constant the stand-in declares: parameters, defaults, return type,
- * value) compared by tests/check-stubs.php with OCP/Files/Events/Node/BeforeNodeRenamedEvent.php in nextcloud-deps/ocp, which is
- * nextcloud/server lib/public per branch: stable28 8f6935d8,
- * stable29 b4e88c70, stable30 48ecbcae, stable31 5ac47a53; 28 differs
- * as said above.
+ * Stand-in for OCP\Files\Events\Node\BeforeNodeRenamedEvent (nextcloud/server
+ * lib/public/Files/Events/Node/BeforeNodeRenamedEvent.php at
+ * 2f815df0f8b7f02be7bccd13bc9e8ccc12e80a21): abortOperation() (since 28)
+ * throws AbortedEventException, which OC\Files\Node\HookConnector catches
+ * to cancel the operation.
  */
 
 declare(strict_types=1);
 
 namespace OCP\Files\Events\Node;
 
+use OCP\Exceptions\AbortedEventException;
+
 class BeforeNodeRenamedEvent extends AbstractNodesEvent
 {
+    public function abortOperation(?\Throwable $ex = null)
+    {
+        throw new AbortedEventException($ex?->getMessage() ?? 'Operation aborted');
+    }
 }
