@@ -334,8 +334,8 @@ class ChangeNotifier
     /** notify, with the plain fallback for a refused rename; logs instead of throwing. */
     private function send(string $folderId, string $rel, string $kind, ?string $from = null): void
     {
-        if (PathFilter::ignoredInFolder($rel) !== null) {
-            return;
+        if (PathFilter::ignoredInFolder($rel) !== null || $this->folders->get($folderId)?->paused !== null) {
+            return; // never synced, or a paused folder (server-side encryption on: ciphertext)
         }
         try {
             $this->bridge->notify($folderId, $rel, $kind, $from);

@@ -126,6 +126,7 @@ class Daemon
             $this->mappingsDue = $now + self::MAPPINGS_EVERY;
             $this->guard('reading the folder mappings', fn () => $this->reloadMappings());
             $this->checkRoots();
+            $this->guard('checking server-side encryption', fn () => $this->checkEncryption());
         }
         foreach ($this->retries as $key => [$due, $delay]) {
             if ($due <= $now) {
@@ -260,6 +261,36 @@ class Daemon
         }
     }
 
+    /**
+     * Pauses every mapped folder while Nextcloud's server-side encryption is
+     * on (its files on disk are ciphertext, which must not reach peers), and
+     * resumes them when it is off again. The pause is kept in the mapping,
+     * so harp:folder:list, the admin page and the listener see it.
+     */
+    private function checkEncryption(): void
+    {
+        $node = $this->node;
+        if ($node === null) {
+            return;
+        }
+        $why = $this->folders->encryptionReason();
+        foreach ($this->mapped as $id => $m) {
+            if ($why !== null && $m->paused === null) {
+                $m = $m->withPaused($why);
+                $this->folders->setPaused($id, $why);
+                $this->addToNode($node, $m);
+                $this->logger->error("Harp: folder '$id' is paused: $why. It resumes when encryption is disabled (occ encryption:disable).", ['app' => 'harpbridge']);
+            } elseif ($why === null && $m->paused !== null) {
+                $m = $m->withPaused(null);
+                $this->folders->setPaused($id, null);
+                $this->addToNode($node, $m);
+                $node->scan($id);
+                $this->reconcileDue[$id] = 0.0;
+                $this->logger->info("Harp: folder '$id' resumes: server-side encryption is off", ['app' => 'harpbridge']);
+            }
+        }
+    }
+
     /** Applies mappings added, changed or removed since the last read. */
     private function reloadMappings(): void
     {
@@ -274,7 +305,7 @@ class Daemon
         }
         foreach ($now as $id => $m) {
             $was = $this->mapped[$id] ?? null;
-            if ($was === null || $was->localPath !== $m->localPath || $was->devices !== $m->devices) {
+            if ($was === null || $was->localPath !== $m->localPath || $was->devices !== $m->devices || $was->paused !== $m->paused) {
                 $this->addToNode($node, $m);
                 $node->scan($id);
                 $this->reconcileDue[$id] = 0.0;
@@ -302,7 +333,12 @@ class Daemon
         // Whom it is shared with, as the mapping says (harp:folder:add
         // --device, harp:folder:share and :unshare keep it): without
         // 'devices' the node shares it with every trusted device.
-        $node->addFolder($m->folderId, $m->localPath, $m->devices === null ? ['all_devices' => true] : ['devices' => $m->devices]);
+        // A paused folder is shared with no device: nothing goes out or comes in.
+        $node->addFolder($m->folderId, $m->localPath, match (true) {
+            $m->paused !== null => ['devices' => []],
+            $m->devices === null => ['all_devices' => true],
+            default => ['devices' => $m->devices],
+        });
         $this->mapped[$m->folderId] = $m;
     }
 

@@ -20,6 +20,7 @@ namespace OCA\Harp;
 
 use OC\Files\Storage\Wrapper\Jail;
 use OC\Files\Storage\Wrapper\Wrapper;
+use OCP\Encryption\IManager;
 use OCP\Files\Folder;
 use OCP\Files\IRootFolder;
 use OCP\Files\Node;
@@ -30,8 +31,16 @@ class FolderMap
     /** Harp's rule for folder ids. */
     public const ID_PATTERN = '/^[A-Za-z0-9._-]{1,64}$/';
 
-    public function __construct(private Config $config, private IRootFolder $rootFolder)
+    public function __construct(private Config $config, private IRootFolder $rootFolder, private ?IManager $encryption = null)
     {
+    }
+
+    /** Why Harp cannot sync files here now (server-side encryption on), or null. */
+    public function encryptionReason(): ?string
+    {
+        return $this->encryption !== null && $this->encryption->isEnabled()
+            ? 'server-side encryption is enabled: the files on disk are encrypted, and Harp would send the ciphertext to its peers'
+            : null;
     }
 
     /** @return list<Mapping> */
@@ -75,6 +84,13 @@ class FolderMap
             throw new \InvalidArgumentException("'$path' in $user's files is a file, not a folder.");
         }
         $storage = $node->getStorage();
+        $why = $this->encryptionReason();
+        if ($why !== null || $storage->instanceOfStorage('\\OC\\Files\\Storage\\Wrapper\\Encryption')) {
+            throw new \InvalidArgumentException("'$path' cannot be synced: " . ($why ?? 'its storage is encrypted by Nextcloud, and Harp would send the ciphertext to its peers') . '. Harp syncs unencrypted files on this server\'s disk.');
+        }
+        if ($storage->instanceOfStorage('\\OC\\Files\\ObjectStore\\ObjectStoreStorage')) {
+            throw new \InvalidArgumentException("'$path' is on object storage (" . $storage->getId() . '): Nextcloud keeps its files in S3 or Swift objects, not in a folder on disk, and Harp syncs a folder on this server\'s disk.');
+        }
         if (!$storage->isLocal()) {
             throw new \InvalidArgumentException("'$path' is on external storage (" . $storage->getId() . '); Harp syncs folders on this server\'s local disk only.');
         }
@@ -93,6 +109,13 @@ class FolderMap
         $list[] = $mapping->toArray();
         $this->config->setMappings(array_values($list));
         return $mapping;
+    }
+
+    /** Records that the daemon paused $folderId for $reason (null: resumed). */
+    public function setPaused(string $folderId, ?string $reason): void
+    {
+        $list = array_map(fn (array $a) => $a['folderId'] === $folderId ? Mapping::fromArray($a)->withPaused($reason)->toArray() : $a, $this->config->mappings());
+        $this->config->setMappings(array_values($list));
     }
 
     /** Unmaps $folderId; false when it was not mapped. */

@@ -25,6 +25,8 @@ final class Mapping
         public readonly string $localPath,
         /** The device IDs it is shared with; null: every trusted device */
         public readonly ?array $devices = null,
+        /** Why the daemon paused it (shared with no device until resumed); null: not paused */
+        public readonly ?string $paused = null,
     ) {
     }
 
@@ -36,7 +38,13 @@ final class Mapping
     /** The same folder, shared with $devices (null: every trusted device). */
     public function withDevices(?array $devices): self
     {
-        return new self($this->folderId, $this->user, $this->path, $this->storageId, $this->internalPath, $this->localPath, $devices === null ? null : array_values($devices));
+        return new self($this->folderId, $this->user, $this->path, $this->storageId, $this->internalPath, $this->localPath, $devices === null ? null : array_values($devices), $this->paused);
+    }
+
+    /** The same folder, paused for $reason (null: resumed). */
+    public function withPaused(?string $reason): self
+    {
+        return new self($this->folderId, $this->user, $this->path, $this->storageId, $this->internalPath, $this->localPath, $this->devices, $reason);
     }
 
     /** Whom it is shared with, as the commands say it. */
@@ -56,7 +64,7 @@ final class Mapping
 
     public static function fromArray(array $a): self
     {
-        return new self((string) $a['folderId'], (string) $a['user'], (string) $a['path'], (int) $a['storageId'], (string) $a['internalPath'], (string) $a['localPath'], isset($a['devices']) && is_array($a['devices']) ? array_values(array_map('strval', $a['devices'])) : null);
+        return new self((string) $a['folderId'], (string) $a['user'], (string) $a['path'], (int) $a['storageId'], (string) $a['internalPath'], (string) $a['localPath'], isset($a['devices']) && is_array($a['devices']) ? array_values(array_map('strval', $a['devices'])) : null, isset($a['paused']) && is_string($a['paused']) ? $a['paused'] : null);
     }
 
     /** The part of $full below $root ('' for the root itself), or null when $full is outside it. */

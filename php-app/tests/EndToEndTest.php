@@ -30,7 +30,7 @@ final class EndToEndTest extends TestCase
             $this->assertSame(0, $code, $out . $err);
             $this->assertStringContainsString("Mapped Harp folder 'docs' to alice:/Offices", $out);
         }
-        $this->assertSame([['folder' => 'docs', 'user' => 'alice', 'path' => '/Offices', 'local path' => "$a/data/alice/files/Offices", 'shared with' => 'all trusted devices', 'files' => '', 'conflicts' => '', 'devices' => [], 'all_devices' => true]], Nc::occJson($a, ['harp:folder:list']));
+        $this->assertSame([['folder' => 'docs', 'user' => 'alice', 'path' => '/Offices', 'local path' => "$a/data/alice/files/Offices", 'shared with' => 'all trusted devices', 'files' => '', 'conflicts' => '', 'state' => 'not running', 'devices' => [], 'all_devices' => true]], Nc::occJson($a, ['harp:folder:list']));
 
         $pa = Nc::daemon($a);
         $pb = Nc::daemon($b);

@@ -61,11 +61,11 @@ final class Nc
     }
 
     /** Sets an app config value the way `occ config:app:set harpbridge` would. */
-    public static function setConfig(string $root, string $key, string $value): void
+    public static function setConfig(string $root, string $key, string $value, string $app = 'harpbridge'): void
     {
         $f = "$root/config.json";
         $all = is_file($f) ? json_decode((string) file_get_contents($f), true) : [];
-        $all['harpbridge'][$key] = $value;
-        file_put_contents($f, json_encode($all));
+        $all[$app][$key] = $value;
+        file_put_contents($f, json_encode($all), LOCK_EX);
     }
 }

@@ -53,6 +53,7 @@ class FolderList extends Base
                 'shared with' => Mapping::describeSharing($all, $devices),
                 'files' => $f['files'] ?? '',
                 'conflicts' => $f['conflicts'] ?? '',
+                'state' => $m->paused !== null ? "paused: {$m->paused}" : ($f !== null ? 'syncing' : 'not running'),
             ];
             if ($json) {
                 $row['devices'] = $devices;

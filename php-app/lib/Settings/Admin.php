@@ -94,6 +94,7 @@ class Admin implements ISettings
                 'files' => $f['files'] ?? null,
                 'conflicts' => $f['conflicts'] ?? 0,
                 'state' => match (true) {
+                    $m->paused !== null => "paused: {$m->paused}",
                     $f === null => 'not syncing',
                     isset($busy[$m->folderId]) => 'syncing (' . $busy[$m->folderId] . ' transfers)',
                     ($f['conflicts'] ?? 0) > 0 => 'up to date, with conflict copies',

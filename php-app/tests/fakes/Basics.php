@@ -165,3 +165,21 @@ final class Request implements IRequest
         return $this->params[$key] ?? $default;
     }
 }
+
+/**
+ * OC\Encryption\Manager (nextcloud/server lib/private/Encryption/Manager.php):
+ * isEnabled() is the app value core/encryption_enabled === 'yes', which
+ * `occ encryption:enable` sets, read through the app config (cached per
+ * process like every app value).
+ */
+final class EncryptionManager implements \OCP\Encryption\IManager
+{
+    public function __construct(private IConfig $config)
+    {
+    }
+
+    public function isEnabled()
+    {
+        return $this->config->getAppValue('core', 'encryption_enabled', 'no') === 'yes';
+    }
+}

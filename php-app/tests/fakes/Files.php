@@ -863,13 +863,16 @@ final class RootFolder extends FakeNode implements IRootFolder
     {
         $path = '/' . trim($path, '/');
         $user = explode('/', $path)[1] ?? '';
-        $best = ['/' . $user, fn () => $this->storage($user)];
+        $m = $this->mounts();
+        $home = in_array($user, $m['object_homes'] ?? [], true)
+            ? fn () => new \OC\Files\ObjectStore\ObjectStoreStorage($user, "{$this->dataDir}/$user", $this->site)
+            : fn () => $this->storage($user);
+        $best = ['/' . $user, $home];
         $consider = function (string $mountPoint, callable $storage) use ($path, &$best) {
             if (($path === $mountPoint || str_starts_with($path, $mountPoint . '/')) && strlen($mountPoint) > strlen($best[0])) {
                 $best = [$mountPoint, $storage];
             }
         };
-        $m = $this->mounts();
         foreach ($m['groupfolders'] as $gf) {
             if (in_array($user, $gf['members'], true)) {
                 $consider("/$user/files/" . trim($gf['mount_point'], '/'), fn () => new Jail(['storage' => $this->rootStorage(), 'root' => '__groupfolders/' . $gf['id']]));

@@ -52,6 +52,7 @@ final class Server
         $config = new FileConfig("$root/config.json", "$root/data");
         $c->set(IConfig::class, $config);
         $c->set(IAppConfig::class, $config);
+        $c->set(\OCP\Encryption\IManager::class, new EncryptionManager($config));
         $c->set(LoggerInterface::class, new FileLogger("$root/nextcloud.log"));
         $rootFolder = new RootFolder("$root/data", $this->events, $root);
         $c->set(IRootFolder::class, $rootFolder);
@@ -135,6 +136,15 @@ final class Server
         $root->getScanner()->scan("__groupfolders/$id");
         $m = $rf->mounts();
         $m['groupfolders'][] = ['id' => $id, 'mount_point' => trim($mountPoint, '/'), 'members' => array_values($members)];
+        $rf->setMounts($m);
+    }
+
+    /** $user's home on object storage (S3 as primary storage) instead of the data directory. */
+    public function useObjectStorage(string $user): void
+    {
+        $rf = $this->rootFolder();
+        $m = $rf->mounts();
+        $m['object_homes'][] = $user;
         $rf->setMounts($m);
     }
 
