@@ -65,14 +65,14 @@ final class DaemonCacheTest extends TestCase
         $nb = Server::boot($b);
         $na->write('alice', '/Offices/a.bin', str_repeat('a', 10_000));
         $na->write('alice', '/Offices/deep/b.bin', str_repeat('b', 2_500));
-        Env::waitUntil(fn () => isset($nb->cache('alice')['files/Offices/deep/b.bin'], $nb->cache('alice')['files/Offices/a.bin']), 30, "both files in B's cache");
+        // The Updater inserts a file, then corrects the sizes above it: wait for both.
+        Env::waitUntil(fn () => isset($nb->cache('alice')['files/Offices/deep/b.bin'], $nb->cache('alice')['files/Offices/a.bin']) && $nb->usedSpace('alice') === 12_500, 30, "both files in B's cache and quota usage");
         $c = $nb->cache('alice');
         $this->assertSame(12_500, $c['files/Offices']['size']);
         $this->assertSame(2_500, $c['files/Offices/deep']['size']);
         $this->assertSame(12_500, $nb->usedSpace('alice'), "alice's quota usage on B");
         $na->delete('alice', '/Offices/a.bin');
-        Env::waitUntil(fn () => !isset($nb->cache('alice')['files/Offices/a.bin']), 30, "the delete in B's cache");
-        $this->assertSame(2_500, $nb->usedSpace('alice'), 'a removed file no longer counts');
+        Env::waitUntil(fn () => !isset($nb->cache('alice')['files/Offices/a.bin']) && $nb->usedSpace('alice') === 2_500, 30, "the delete in B's cache, and no longer counted");
         $this->assertSame(2_500, $nb->cache('alice')['files/Offices']['size']);
     }
 
@@ -100,8 +100,9 @@ final class DaemonCacheTest extends TestCase
         $this->assertSame(0, $pb->wait(30)[0]);
         $this->daemons[] = Nc::daemon($b);
         $release();
-        Env::waitUntil(fn () => ($nb->cache('alice')['files/Offices/upload.bin']['size'] ?? null) === 4_096, 30, 'the path in the cache once released');
-        $this->assertSame(4_096, $nb->usedSpace('alice'));
+        // The reconcile inserts the file, then the folder sizes above it: wait for what a user sees, both.
+        Env::waitUntil(fn () => ($nb->cache('alice')['files/Offices/upload.bin']['size'] ?? null) === 4_096 && $nb->usedSpace('alice') === 4_096, 30, 'the path in the cache once released, and counted in the quota');
+        $this->assertSame(4_096, $nb->cache('alice')['files/Offices']['size']);
     }
 
     public function testAFolderMappedWhileTheDaemonRunsIsBroughtInWithoutARestart(): void

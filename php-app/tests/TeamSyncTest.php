@@ -114,7 +114,7 @@ final class TeamSyncTest extends TestCase
 
         // Sizes: B's group folder and every folder above it add up again.
         $nb->write('bob', '/Team/Reports/kept.txt', str_repeat('k', 4321));
-        Env::waitUntil(fn () => isset(self::cached($na->rootCache(), '__groupfolders/7')['Reports/kept.txt']), 30, "B's write in A's cache");
+        Env::waitUntil(fn () => isset(self::cached($na->rootCache(), '__groupfolders/7')['Reports/kept.txt']) && $na->rootCache()['__groupfolders/7']['size'] === 4321, 30, "B's write in A's cache, sizes included");
         foreach ([$na, $nb] as $s) {
             $c = $s->rootCache();
             $this->assertSame(4321, $c['__groupfolders/7']['size'], 'the group folder size (its quota usage)');
@@ -131,7 +131,7 @@ final class TeamSyncTest extends TestCase
         $nb = Server::boot($b, self::USERS);
         $before = $nb->usedSpace('alice');
         $na->write('alice', '/Offices/report.txt', str_repeat('r', 5000));
-        Env::waitUntil(fn () => isset($nb->cache('alice')['files/Offices/report.txt']), 30, "a file of a folder mapped while B's daemon runs, in B's cache");
+        Env::waitUntil(fn () => isset($nb->cache('alice')['files/Offices/report.txt']) && $nb->usedSpace('alice') - $before === 5000, 30, "a file of a folder mapped while B's daemon runs, in B's cache and quota");
         $this->assertSame(5000, $nb->usedSpace('alice') - $before, "alice's quota usage on B counts the file");
         $this->assertSame(5000, $nb->cache('alice')['files/Offices']['size']);
 
@@ -149,7 +149,7 @@ final class TeamSyncTest extends TestCase
         $this->assertSame(0, $pb->wait(30)[0]);
         $pb = Nc::daemon($b);
         $release();
-        Env::waitUntil(fn () => ($nb->rootCache()['__groupfolders/7/locked.txt']['size'] ?? null) === 777, 30, 'the locked path in B\'s cache once released, after the restart');
+        Env::waitUntil(fn () => ($nb->rootCache()['__groupfolders/7/locked.txt']['size'] ?? null) === 777 && $nb->rootCache()['__groupfolders/7']['size'] === 4321 + 777, 30, 'the locked path in B\'s cache once released, after the restart, sizes included');
         $this->assertSame(4321 + 777, $nb->rootCache()['__groupfolders/7']['size']);
 
         // Nothing came back: one version of each path on A.

@@ -345,15 +345,34 @@ final class Cache implements ICache
         return isset($this->all()[trim((string) $file, '/')]);
     }
 
+    /**
+     * Runs $fn on the entries under an exclusive lock (each change is one
+     * transaction, as with the database, however many processes of the
+     * server change the cache at once); $fn returns the new entries.
+     */
+    private function mutate(callable $fn): void
+    {
+        $h = fopen($this->file . '.lock', 'c');
+        flock($h, LOCK_EX);
+        try {
+            $this->save($fn($this->all()));
+        } finally {
+            flock($h, LOCK_UN);
+            fclose($h);
+        }
+    }
+
     /** Inserts or updates an entry (CacheEntryInsertedEvent / CacheEntryUpdatedEvent). */
     public function put(string $path, array $data): void
     {
-        $all = $this->all();
-        $old = $all[$path] ?? null;
-        $data = array_merge($old ?? [], $data);
-        $data['fileid'] = $old['fileid'] ?? (crc32($this->numericId . ':' . $path . ':' . microtime()) & 0x7fffffff);
-        $all[$path] = $data;
-        $this->save($all);
+        $old = null;
+        $this->mutate(function (array $all) use ($path, &$data, &$old) {
+            $old = $all[$path] ?? null;
+            $data = array_merge($old ?? [], $data);
+            $data['fileid'] = $old['fileid'] ?? (crc32($this->numericId . ':' . $path . ':' . microtime()) & 0x7fffffff);
+            $all[$path] = $data;
+            return $all;
+        });
         $event = $old === null ? CacheEntryInsertedEvent::class : CacheEntryUpdatedEvent::class;
         $this->site->events->dispatchTyped(new $event($this->storage, $path, $data['fileid'], $this->numericId));
     }
@@ -361,22 +380,22 @@ final class Cache implements ICache
     /** Changes entries without an event, as the Propagator's direct SQL does. */
     public function quietly(callable $fn): void
     {
-        $all = $this->all();
-        $this->save($fn($all));
+        $this->mutate($fn);
     }
 
     public function remove($file): void
     {
         $path = trim((string) $file, '/');
-        $all = $this->all();
         $removed = [];
-        foreach ($all as $p => $d) {
-            if ($p === $path || str_starts_with($p, $path . '/')) {
-                $removed[$p] = $d['fileid'];
-                unset($all[$p]);
+        $this->mutate(function (array $all) use ($path, &$removed) {
+            foreach ($all as $p => $d) {
+                if ($p === $path || str_starts_with($p, $path . '/')) {
+                    $removed[$p] = $d['fileid'];
+                    unset($all[$p]);
+                }
             }
-        }
-        $this->save($all);
+            return $all;
+        });
         foreach ($removed as $p => $id) {
             $this->site->events->dispatchTyped(new CacheEntryRemovedEvent($this->storage, $p, $id, $this->numericId));
         }
@@ -385,15 +404,17 @@ final class Cache implements ICache
     /** Cache::move (moveFromCache): one CacheEntryUpdatedEvent for the moved entry at its new path. */
     public function move($from, $to): void
     {
-        $all = $this->all();
-        $id = $all[$from]['fileid'] ?? -1;
-        foreach ($all as $p => $d) {
-            if ($p === $from || str_starts_with($p, $from . '/')) {
-                unset($all[$p]);
-                $all[$to . substr($p, strlen($from))] = $d;
+        $id = -1;
+        $this->mutate(function (array $all) use ($from, $to, &$id) {
+            $id = $all[$from]['fileid'] ?? -1;
+            foreach ($all as $p => $d) {
+                if ($p === $from || str_starts_with($p, $from . '/')) {
+                    unset($all[$p]);
+                    $all[$to . substr($p, strlen($from))] = $d;
+                }
             }
-        }
-        $this->save($all);
+            return $all;
+        });
         $this->site->events->dispatchTyped(new CacheEntryUpdatedEvent($this->storage, $to, $id, $this->numericId));
     }
 
@@ -430,7 +451,10 @@ final class Cache implements ICache
     private function save(array $all): void
     {
         ksort($all);
-        file_put_contents($this->file, json_encode($all, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES), LOCK_EX);
+        // Readers never see a half-written file.
+        $tmp = $this->file . '.' . getmypid() . '.tmp';
+        file_put_contents($tmp, json_encode($all, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES));
+        rename($tmp, $this->file);
     }
 }
 
