@@ -93,6 +93,12 @@ class Config
         return in_array(strtolower($this->get('legacy_hook')), ['1', 'yes', 'on', 'true'], true);
     }
 
+    /** Whether the app is enabled (Nextcloud's app value harpbridge/enabled: 'no' once disabled). */
+    public function appEnabled(): bool
+    {
+        return (string) $this->config->getAppValue(self::APP, 'enabled', 'yes') !== 'no';
+    }
+
     /** Seconds between two reconciles of a mapped folder with Nextcloud's file cache (at least 10; default 600). */
     public function reconcileInterval(): float
     {

@@ -20,6 +20,12 @@
  * A name Nextcloud refuses (its verifyPath rules) stays on disk, out of the
  * file list, and is logged with the reason.
  *
+ * In maintenance mode (and so during `occ upgrade`) nothing is written to
+ * the file cache: changes wait and the folders are reconciled afterwards.
+ * When config.php names a new version (Nextcloud was upgraded) or the app
+ * is disabled, the loop ends with an exit code for systemd: EXIT_RESTART
+ * (start again, with the new code) or EXIT_STOP (do not restart).
+ *
  * The Updater's scan makes Nextcloud emit cache events, which reach our own
  * listener and become a notify; the extension drops a notify whose content
  * equals the version it just applied, so nothing echoes back to the peers.
@@ -46,6 +52,15 @@ class Daemon
     private const RETRY_MAX = 60.0;
     /** Paths waiting for a retry; beyond this, their folder is reconciled instead. */
     private const RETRIES_KEPT = 10_000;
+    /** Exit codes (sysexits.h): restart me (EX_TEMPFAIL), do not restart me (EX_CONFIG). */
+    public const EXIT_RESTART = 75;
+    public const EXIT_STOP = 78;
+
+    /** Set when the loop must end: EXIT_RESTART or EXIT_STOP. */
+    public ?int $exitCode = null;
+    /** Nextcloud's version in config.php when the daemon started. */
+    private ?string $version = null;
+    private bool $maintenance = false;
 
     private ?Node $node = null;
     /** @var array<string, Mapping> what the node syncs for Nextcloud, by folder id */
@@ -70,6 +85,10 @@ class Daemon
             'mdns' => $this->config->mdns(),
             'name' => $this->config->deviceName(),
         ]);
+        $server = ServerState::systemConfig();
+        $this->version = isset($server['version']) ? (string) $server['version'] : null;
+        $this->maintenance = ServerState::maintenance($server);
+        $this->exitCode = null;
         $this->mapped = [];
         foreach ($this->folders->all() as $m) {
             $this->addToNode($node, $m);
@@ -94,7 +113,7 @@ class Daemon
     public function loop(callable $stop, callable $onEvent): void
     {
         $node = $this->node ?? $this->open();
-        while (!$stop()) {
+        while (!$stop() && $this->exitCode === null) {
             $ev = $node->poll(250);
             if ($ev !== null) {
                 $this->apply($ev);
@@ -124,6 +143,7 @@ class Daemon
         $now = microtime(true);
         if ($now >= $this->mappingsDue) {
             $this->mappingsDue = $now + self::MAPPINGS_EVERY;
+            $this->guard('reading config.php', fn () => $this->checkServer());
             $this->guard('reading the folder mappings', fn () => $this->reloadMappings());
             $this->checkRoots();
             $this->guard('checking server-side encryption', fn () => $this->checkEncryption());
@@ -139,6 +159,34 @@ class Daemon
             if ($due <= $now) {
                 $this->reconcile($folderId);
             }
+        }
+    }
+
+    /** Maintenance mode, an upgrade, the app disabled: what config.php and the app config say now. */
+    private function checkServer(): void
+    {
+        $server = ServerState::systemConfig();
+        if ($server === []) {
+            return;
+        }
+        $version = isset($server['version']) ? (string) $server['version'] : null;
+        if ($this->version !== null && $version !== null && $version !== $this->version) {
+            $this->logger->info("Harp: Nextcloud was upgraded ({$this->version} to $version); harp:daemon stops so that systemd starts it again with the new code", ['app' => 'harpbridge']);
+            $this->exitCode = self::EXIT_RESTART;
+            return;
+        }
+        $maintenance = ServerState::maintenance($server);
+        if ($maintenance && !$this->maintenance) {
+            $this->logger->info('Harp: maintenance mode: harp:daemon writes nothing to the file cache until it ends (files still sync on disk)', ['app' => 'harpbridge']);
+        } elseif (!$maintenance && $this->maintenance) {
+            $this->logger->info('Harp: maintenance mode ended: bringing what arrived meanwhile into the file cache', ['app' => 'harpbridge']);
+            $this->reconcileAllSoon();
+        }
+        $this->maintenance = $maintenance;
+        $this->config->reload();
+        if (!$this->config->appEnabled()) {
+            $this->logger->info('Harp: the harpbridge app was disabled; harp:daemon stops (and systemd does not restart it)', ['app' => 'harpbridge']);
+            $this->exitCode = self::EXIT_STOP;
         }
     }
 
@@ -158,6 +206,13 @@ class Daemon
      */
     private function bring(string $folderId, string $path, float $delay = 0.0): void
     {
+        if ($this->maintenance) {
+            if ($delay === 0.0) {
+                $this->logger->debug("Harp: $folderId/$path held back: maintenance mode", ['app' => 'harpbridge']);
+            }
+            $this->retry($folderId, $path, min(self::RETRY_MAX, max(self::RETRY_FIRST, $delay * 2)));
+            return;
+        }
         $m = $this->mapped[$folderId] ?? null;
         if ($m === null) {
             $this->logger->warning("Harp: folder '$folderId' changed but is not mapped in this Nextcloud (occ harp:folder:add)", ['app' => 'harpbridge']);
@@ -214,6 +269,10 @@ class Daemon
         $interval = $this->config->reconcileInterval();
         if ($m === null) {
             unset($this->reconcileDue[$folderId]);
+            return;
+        }
+        if ($this->maintenance) {
+            $this->reconcileDue[$folderId] = microtime(true) + self::MAPPINGS_EVERY;
             return;
         }
         try {

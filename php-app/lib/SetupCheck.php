@@ -98,8 +98,12 @@ class SetupCheck
             ExecStart=$php $occ harp:daemon
             KillSignal=SIGTERM
             TimeoutStopSec=30
-            Restart=always
+            # Restarted after a crash or an upgrade (exit 75), not once the
+            # app is disabled (occ exits 1: no harp:daemon any more) or the
+            # extension is missing (exit 78).
+            Restart=on-failure
             RestartSec=5
+            RestartPreventExitStatus=1 78
 
             [Install]
             WantedBy=multi-user.target

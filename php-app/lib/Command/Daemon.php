@@ -3,7 +3,10 @@
  * occ harp:daemon — owns the Harp node in this long-lived PHP CLI process
  * and loops on poll() until SIGTERM or SIGINT, bringing incoming files into
  * Nextcloud's file cache (see OCA\Harp\Daemon). Run it under systemd:
- * `occ harp:setup` prints the unit.
+ * `occ harp:setup` prints the unit. Exit codes: 0 stopped by a signal,
+ * 75 start me again (an upgrade, a port or state directory in use), 78 do
+ * not (the extension is missing or the app was disabled); occ itself exits
+ * 1 when the app is disabled, so harp:daemon is unknown.
  */
 
 declare(strict_types=1);
@@ -35,7 +38,7 @@ class Daemon extends Base
     {
         if (!ExtensionCheck::loaded()) {
             $output->writeln('<error>' . ExtensionCheck::installHint() . '</error>');
-            return 1;
+            return Loop::EXIT_STOP;
         }
         $stop = false;
         pcntl_async_signals(true);
@@ -47,8 +50,9 @@ class Daemon extends Base
         try {
             $node = $this->loop->open();
         } catch (\Harp\Exception\HarpException $e) {
+            // Another daemon owns the state directory, the port is taken...: worth another try.
             $output->writeln('<error>' . $e->getMessage() . '</error>');
-            return 1;
+            return Loop::EXIT_RESTART;
         }
         $s = $node->status();
         $output->writeln("harp:daemon: serving {$s['state_dir']} as {$s['device_id']} on {$s['listen']} (pid {$s['pid']})");
@@ -59,7 +63,8 @@ class Daemon extends Base
             $what = $ev->path !== '' ? "{$ev->folderId}/{$ev->path}" : $ev->deviceId;
             $output->writeln(date('H:i:s ') . str_pad($ev->kind, 13) . ' ' . $what, OutputInterface::VERBOSITY_VERBOSE);
         });
-        $output->writeln('harp:daemon: stopped');
-        return 0;
+        $code = $this->loop->exitCode ?? 0;
+        $output->writeln('harp:daemon: stopped' . ($code !== 0 ? " (exit $code)" : ''));
+        return $code;
     }
 }

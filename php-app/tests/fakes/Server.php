@@ -72,10 +72,30 @@ final class Server
         }
         $s = self::$current = new self($root);
         \OC::$server = $s->container;
+        \OC::$configDir = "$root/config/";
+        if (!is_file("$root/config/config.php")) {
+            $s->setSystemValues(['datadirectory' => "$root/data", 'version' => '31.0.0.0', 'maintenance' => false]);
+        }
         $s->app = new Application();
         $s->app->register($s->registration);
         $s->app->boot($s->registration);
         return $s;
+    }
+
+    /**
+     * Changes config/config.php, as `occ maintenance:mode --on` or an
+     * upgrade (a new 'version') does; the file is written atomically.
+     */
+    public function setSystemValues(array $values): void
+    {
+        $f = "{$this->root}/config/config.php";
+        $CONFIG = [];
+        if (is_file($f)) {
+            include $f;
+        }
+        @mkdir(dirname($f), 0777, true);
+        file_put_contents("$f.tmp", "<?php\n\$CONFIG = " . var_export(array_merge($CONFIG, $values), true) . ";\n");
+        rename("$f.tmp", $f);
     }
 
     public static function appContainer(string $appName): Container
