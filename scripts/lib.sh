@@ -43,6 +43,19 @@ ensure_cargo_php() {
     fi
 }
 
+# jsdom, for the admin page's JavaScript test (php-app/tests/js), from the
+# npm registry into a cache outside the clone; exports HARP_NODE_MODULES.
+ensure_jsdom() {
+    local dir=/var/cache/harp-test/node
+    if [ ! -f "$dir/node_modules/jsdom/package.json" ]; then
+        ensure_packages nodejs npm
+        log "installing jsdom (npm) into $dir"
+        mkdir -p "$dir"
+        npm install --prefix "$dir" jsdom@24 --no-audit --no-fund --silent >/dev/null
+    fi
+    export HARP_NODE_MODULES="$dir/node_modules"
+}
+
 # The packages every script needs: PHP 8.2 with headers (ext-php-rs builds
 # against them), libclang (bindgen), php-fpm (the process-model tests).
 ensure_build_deps() {

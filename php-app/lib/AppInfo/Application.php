@@ -14,6 +14,7 @@ use OCA\Harp\Bridge\Bridge;
 use OCA\Harp\Bridge\BridgeFactory;
 use OCA\Harp\Config;
 use OCA\Harp\Listener\FileEventListener;
+use OCA\Harp\SetupChecks\HarpCheck;
 use OCP\AppFramework\App;
 use OCP\AppFramework\Bootstrap\IBootContext;
 use OCP\AppFramework\Bootstrap\IBootstrap;
@@ -69,6 +70,8 @@ class Application extends App implements IBootstrap
         foreach (self::FILE_EVENTS as $event) {
             $context->registerEventListener($event, FileEventListener::class);
         }
+        // Administration > Overview: extension missing, daemon not running.
+        $context->registerSetupCheck(HarpCheck::class);
     }
 
     public function boot(IBootContext $context): void

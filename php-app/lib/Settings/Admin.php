@@ -14,17 +14,23 @@ use OCA\Harp\Bridge\Bridge;
 use OCA\Harp\ExtensionCheck;
 use OCA\Harp\FolderMap;
 use OCP\AppFramework\Http\TemplateResponse;
+use OCP\IL10N;
 use OCP\IURLGenerator;
+use OCP\Util;
 use OCP\Settings\ISettings;
 
 class Admin implements ISettings
 {
-    public function __construct(private Bridge $bridge, private FolderMap $folders, private IURLGenerator $url)
+    public function __construct(private Bridge $bridge, private FolderMap $folders, private IURLGenerator $url, private IL10N $l)
     {
     }
 
     public function getForm()
     {
+        // js/admin.js: the pairing and folder buttons post with the request
+        // token and show the answer in place (password confirmation first
+        // where the action needs it).
+        Util::addScript('harpbridge', 'admin');
         return new TemplateResponse('harpbridge', 'admin', $this->state(), '');
     }
 
@@ -54,6 +60,8 @@ class Admin implements ISettings
             'wan_bytes_saved' => 0,
             'trust_url' => $this->url->linkToRoute('harpbridge.pairing.trust'),
             'untrust_url' => $this->url->linkToRoute('harpbridge.pairing.untrust'),
+            'scan_url' => $this->url->linkToRoute('harpbridge.folder.scan'),
+            'remove_url' => $this->url->linkToRoute('harpbridge.folder.remove'),
         ];
         try {
             $s = $this->bridge->status();
@@ -61,7 +69,7 @@ class Admin implements ISettings
             $s = ['running' => false, 'error' => $e->getMessage()];
         }
         $state['running'] = !empty($s['running']);
-        $state['error'] = (string) ($s['error'] ?? ($state['running'] ? '' : 'harp:daemon is not running: start it (occ harp:setup prints the systemd unit).'));
+        $state['error'] = (string) ($s['error'] ?? ($state['running'] ? '' : $this->l->t('harp:daemon is not running: start it (occ harp:setup prints the systemd unit).')));
         $synced = [];
         if ($state['running']) {
             $state['device_id'] = (string) $s['device_id'];
@@ -74,7 +82,7 @@ class Admin implements ISettings
                 $state['peers'][] = [
                     'device_id' => $p['device_id'],
                     'name' => (string) ($p['name'] ?? ''),
-                    'network' => $p['connected'] ? ($p['lan'] ? 'LAN' : 'WAN') : '',
+                    'network' => $p['connected'] ? ($p['lan'] ? $this->l->t('LAN') : $this->l->t('WAN')) : '',
                     'rtt_ms' => $p['connected'] && $p['rtt_ms'] !== null ? round((float) $p['rtt_ms'], 1) : null,
                     'trusted' => (bool) $p['trusted'],
                     'connected' => (bool) $p['connected'],
@@ -94,11 +102,11 @@ class Admin implements ISettings
                 'files' => $f['files'] ?? null,
                 'conflicts' => $f['conflicts'] ?? 0,
                 'state' => match (true) {
-                    $m->paused !== null => "paused: {$m->paused}",
-                    $f === null => 'not syncing',
-                    isset($busy[$m->folderId]) => 'syncing (' . $busy[$m->folderId] . ' transfers)',
-                    ($f['conflicts'] ?? 0) > 0 => 'up to date, with conflict copies',
-                    default => 'up to date',
+                    $m->paused !== null => $this->l->t('paused: %s', [$m->paused]),
+                    $f === null => $this->l->t('not syncing'),
+                    isset($busy[$m->folderId]) => $this->l->t('syncing (%d transfers)', [$busy[$m->folderId]]),
+                    ($f['conflicts'] ?? 0) > 0 => $this->l->t('up to date, with conflict copies'),
+                    default => $this->l->t('up to date'),
                 },
             ];
         }

@@ -146,11 +146,17 @@ final class UrlGenerator implements IURLGenerator
     }
 }
 
+/**
+ * IL10N (OC\L10N\L10N::t: the translation of $text, then vsprintf with
+ * $parameters). With HARPBRIDGE_L10N=pseudo every translated string comes
+ * back marked ⟦…⟧, so a test can find text that never went through t().
+ */
 final class L10N implements IL10N
 {
     public function t(string $text, $parameters = []): string
     {
-        return vsprintf($text, (array) $parameters);
+        $out = vsprintf($text, (array) $parameters);
+        return getenv('HARPBRIDGE_L10N') === 'pseudo' ? "⟦{$out}⟧" : $out;
     }
 }
 

@@ -30,6 +30,12 @@ final class Container implements IAppContainer
     }
 
     /** Whether $id was built already (tests check that register() stays lazy). */
+    /** Drops a built instance, so the next get() builds it again (a new request's controller). */
+    public function forget(string $id): void
+    {
+        unset($this->instances[$id]);
+    }
+
     public function built(string $id): bool
     {
         return isset($this->instances[$id]);

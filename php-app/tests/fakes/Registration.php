@@ -17,6 +17,8 @@ final class Registration implements IRegistrationContext, IBootContext
 {
     /** @var list<array{0: string, 1: string}> */
     public array $listeners = [];
+    /** @var list<string> setup checks, shown in Administration > Overview */
+    public array $setupChecks = [];
 
     public function __construct(private Container $c, private Dispatcher $dispatcher)
     {
@@ -36,6 +38,11 @@ final class Registration implements IRegistrationContext, IBootContext
     {
         $this->listeners[] = [$event, $listener];
         $this->dispatcher->addServiceListener($event, $listener, $priority);
+    }
+
+    public function registerSetupCheck(string $setupCheckClass): void
+    {
+        $this->setupChecks[] = $setupCheckClass;
     }
 
     public function getAppContainer(): IAppContainer

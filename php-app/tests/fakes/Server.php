@@ -288,6 +288,54 @@ final class Server
         }
     }
 
+    /**
+     * A request to an app controller as Nextcloud's dispatcher runs it, with
+     * the security middleware harpbridge depends on: the CSRF check (the
+     * requesttoken must match the session's) and
+     * PasswordConfirmationMiddleware (nextcloud/server
+     * lib/private/AppFramework/Middleware/Security/
+     * PasswordConfirmationMiddleware.php at
+     * 001260223e544b6b583cbd9a9a87f11273c1642d): a method with
+     * #[PasswordConfirmationRequired] needs 'last-password-confirm' in the
+     * session within the last 30 minutes (and 15 s), else 403. $session is
+     * the admin's session (see session()).
+     * @return array{0: int, 1: array} status and JSON body
+     */
+    public function request(string $controller, string $method, array $params, array $session, ?string $token): array
+    {
+        if ($token === null || !hash_equals((string) ($session['requesttoken'] ?? ''), $token)) {
+            return [412, ['message' => 'CSRF check failed']];
+        }
+        $attrs = (new \ReflectionMethod($controller, $method))->getAttributes(\OCP\AppFramework\Http\Attribute\PasswordConfirmationRequired::class);
+        if ($attrs !== [] && (int) ($session['last-password-confirm'] ?? 0) < time() - (30 * 60 + 15)) {
+            return [403, ['message' => 'Password confirmation is required']];
+        }
+        $this->container->set(IRequest::class, new Request($params));
+        $this->container->forget($controller);
+        $ref = new \ReflectionMethod($controller, $method);
+        $args = [];
+        foreach ($ref->getParameters() as $p) {
+            $args[] = $params[$p->getName()] ?? ($p->isDefaultValueAvailable() ? $p->getDefaultValue() : null);
+        }
+        $response = $this->get($controller)->$method(...$args);
+        return [$response->getStatus(), $response->getData()];
+    }
+
+    /** The admin's session (one per stand-in server): a request token and when the password was last confirmed. */
+    public function session(?array $set = null): array
+    {
+        $f = "{$this->root}/session.json";
+        if ($set !== null) {
+            file_put_contents($f, json_encode($set), LOCK_EX);
+            return $set;
+        }
+        $s = is_file($f) ? (json_decode((string) file_get_contents($f), true) ?: []) : [];
+        if (!isset($s['requesttoken'])) {
+            $s = $this->session(['requesttoken' => bin2hex(random_bytes(16))] + $s);
+        }
+        return $s;
+    }
+
     /** @return list<array{level: string, message: string}> what the app logged */
     public function log(): array
     {

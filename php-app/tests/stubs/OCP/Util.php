@@ -19,6 +19,15 @@ class Util
     /** @var array<string, list<array{0: string, 1: string}>> what connectHook registered, by "class::signal" */
     private static array $hooks = [];
 
+    /** @var list<string> "app/script" of every addScript() call */
+    public static array $scripts = [];
+
+    /** Adds a script to the page being rendered (js/<file>.js of the app). */
+    public static function addScript(string $application, ?string $file = null, string $afterAppId = 'core', bool $prepend = false): void
+    {
+        self::$scripts[] = "$application/$file";
+    }
+
     /** Connects a static method to a legacy hook (OC_Hook::connect in Nextcloud). */
     public static function connectHook($signalClass, $signalName, $slotClass, $slotName)
     {

@@ -22,4 +22,7 @@ interface IRegistrationContext
     public function registerServiceAlias(string $alias, string $target): void;
 
     public function registerEventListener(string $event, string $listener, int $priority = 0): void;
+
+    /** @since 28.0.0 */
+    public function registerSetupCheck(string $setupCheckClass): void;
 }

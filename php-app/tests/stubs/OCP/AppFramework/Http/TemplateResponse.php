@@ -53,6 +53,8 @@ class TemplateResponse extends Response
     public function render()
     {
         $_ = $this->params;
+        // As OC_Template: templates get $l, the app's IL10N.
+        $l = \OC::$server->get(\OCP\IL10N::class);
         ob_start();
         include \OCA\Harp\Tests\Fake\Server::appRoot() . '/templates/' . $this->templateName . '.php';
         return (string) ob_get_clean();
