@@ -48,7 +48,7 @@ ensure_cargo_php() {
 ensure_jsdom() {
     local dir=/var/cache/harp-test/node
     if [ ! -f "$dir/node_modules/jsdom/package.json" ]; then
-        ensure_packages nodejs npm
+        command -v npm >/dev/null || ensure_packages nodejs npm
         log "installing jsdom (npm) into $dir"
         mkdir -p "$dir"
         npm install --prefix "$dir" jsdom@24 --no-audit --no-fund --silent >/dev/null
