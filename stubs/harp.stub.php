@@ -153,8 +153,10 @@ namespace Harp {
     /**
      * An event from the node. Read-only properties: `kind` (`local_change`;
      * with sync also `file_updated`, `file_deleted`, `conflict`, `peer_found`,
-     * `peer_lost`), `folderId`, `path`, `deviceId`, `hash` (hex), `seq` (for
-     * `local_change`, the change's number in the store) and `time`
+     * `peer_lost`; with the `place_gate` option `place` and `placed`),
+     * `folderId`, `path`, `deviceId`, `hash` (hex), `seq` (for
+     * `local_change`, the change's number in the store; for `place` and
+     * `placed`, the request's token for `Node::placeAnswer`) and `time`
      * (milliseconds since the Unix epoch). A property the event does not carry
      * is `''` (strings) or `0` (integers).
      */
@@ -221,7 +223,9 @@ namespace Harp {
          * Opens `$stateDir` (default: the `harp.state_dir` INI setting) as its
          * owner: creates the directory and the device key on first use and
          * takes the owner lock. Options: `listen` ('0.0.0.0:4433'), `mdns`
-         * (bool), `name` (this device's name). Throws
+         * (bool), `name` (this device's name), `place_gate` (bool, default
+         * false: a file from a peer is renamed into place only after
+         * `placeAnswer()` allowed it; see `placeAnswer`). Throws
          * `AlreadyRunningException`, naming the owner's pid, when another
          * process owns the directory. Starts no thread: see `start()`.
          *
@@ -301,6 +305,20 @@ namespace Harp {
          * @return array
          */
         public function peers(): array {}
+
+        /**
+         * With the `place_gate` option: the answer to a `place` event (its
+         * token is the event's `seq`). `true`: rename the file into place now
+         * (the application holds its own lock on the path until the `placed`
+         * event with the same token); `false`: not now, the node asks again in
+         * 2 s. A request not answered within 30 s asks again with a new token;
+         * answering an old token throws.
+         *
+         * @param int $token
+         * @param bool $go
+         * @return void
+         */
+        public function placeAnswer(int $token, bool $go): void {}
 
         /**
          * The next event, waiting up to `$timeoutMs` milliseconds; null when

@@ -20,6 +20,12 @@
  * A name Nextcloud refuses (its verifyPath rules) stays on disk, out of the
  * file list, and is logged with the reason.
  *
+ * Nextcloud's file locks are respected: the node runs with the place gate
+ * (Harp\Node's `place_gate`), so before a file from a peer is renamed into
+ * place the daemon takes Nextcloud's exclusive lock on it. A file Nextcloud
+ * holds locked (an upload, an Office save in progress) is not replaced
+ * until the lock is released; the node asks again every 2 s.
+ *
  * In maintenance mode (and so during `occ upgrade`) nothing is written to
  * the file cache: changes wait and the folders are reconciled afterwards.
  * When config.php names a new version (Nextcloud was upgraded) or the app
@@ -70,6 +76,10 @@ class Daemon
     /** @var array<string, float> folder id => when its reconcile is due */
     private array $reconcileDue = [];
     private float $mappingsDue = 0.0;
+    /** @var array<int, array{0: \OCP\Files\Storage\IStorage, 1: string}> exclusive locks held for a placement, by token */
+    private array $placing = [];
+    /** @var array<string, true> "folderId/path" whose placement waits for a Nextcloud lock (logged once) */
+    private array $waitingForLock = [];
     /** @var array<string, true> folders whose mapped folder was found gone (reported once) */
     private array $gone = [];
 
@@ -84,6 +94,7 @@ class Daemon
             'listen' => $this->config->listen(),
             'mdns' => $this->config->mdns(),
             'name' => $this->config->deviceName(),
+            'place_gate' => true,
         ]);
         $server = ServerState::systemConfig();
         $this->version = isset($server['version']) ? (string) $server['version'] : null;
@@ -121,6 +132,9 @@ class Daemon
             }
             $this->tick();
         }
+        foreach (array_keys($this->placing) as $token) {
+            $this->releasePlacing($token);
+        }
         $node->stop();
         $this->node = null;
     }
@@ -129,12 +143,68 @@ class Daemon
     public function apply(Event $ev): void
     {
         match ($ev->kind) {
+            'place' => $this->place($ev->folderId, $ev->path, $ev->seq),
+            'placed' => $this->releasePlacing($ev->seq),
             'file_updated', 'file_deleted' => $this->bring($ev->folderId, $ev->path),
             // A conflict copy was written next to the file it preserves; an
             // event without a path (older extensions) reconciles every folder.
             'conflict' => $ev->path !== '' ? $this->bring($ev->folderId, $ev->path) : $this->reconcileAllSoon(),
             default => null,
         };
+    }
+
+    /**
+     * The node asks whether a file from a peer may go into place: yes once
+     * Nextcloud's exclusive lock on it is ours (held until `placed`), no
+     * while someone else holds a lock on it. Never throws; a path Nextcloud
+     * does not know (not mapped, folder gone) is let through.
+     */
+    private function place(string $folderId, string $path, int $token): void
+    {
+        $node = $this->node;
+        if ($node === null) {
+            return;
+        }
+        $go = true;
+        $m = $this->mapped[$folderId] ?? null;
+        if ($m !== null && !$this->maintenance) {
+            try {
+                $folder = $this->folders->findFolderNode($m);
+                $storage = $folder->getStorage();
+                $internal = ltrim($folder->getInternalPath() . '/' . $path, '/');
+                $storage->acquireLock($internal, ILockingProvider::LOCK_EXCLUSIVE, $this->locks);
+                $this->placing[$token] = [$storage, $internal];
+                unset($this->waitingForLock["$folderId/$path"]);
+            } catch (LockedException) {
+                $go = false;
+                if (!isset($this->waitingForLock["$folderId/$path"]) && count($this->waitingForLock) < self::RETRIES_KEPT) {
+                    $this->waitingForLock["$folderId/$path"] = true;
+                    $this->logger->info("Harp: $folderId/$path waits for Nextcloud's lock on it (an upload or a save in progress) before the version from a peer replaces it", ['app' => 'harpbridge']);
+                }
+            } catch (\Throwable $e) {
+                $this->logger->warning("Harp: could not take Nextcloud's lock on $folderId/$path before placing it: " . $e->getMessage(), ['app' => 'harpbridge']);
+            }
+        }
+        try {
+            $node->placeAnswer($token, $go);
+        } catch (\Throwable $e) {
+            // The request gave up waiting (it asks again with a new token).
+            $this->releasePlacing($token);
+            $this->logger->info("Harp: answering the place request for $folderId/$path: " . $e->getMessage(), ['app' => 'harpbridge']);
+        }
+    }
+
+    private function releasePlacing(int $token): void
+    {
+        $held = $this->placing[$token] ?? null;
+        unset($this->placing[$token]);
+        if ($held !== null) {
+            try {
+                $held[0]->releaseLock($held[1], ILockingProvider::LOCK_EXCLUSIVE, $this->locks);
+            } catch (\Throwable $e) {
+                $this->logger->warning("Harp: releasing Nextcloud's lock on {$held[1]}: " . $e->getMessage(), ['app' => 'harpbridge']);
+            }
+        }
     }
 
     /** The periodic work: mappings read again, retries and reconciles that are due. Never throws. */

@@ -87,22 +87,44 @@ final class DaemonCacheTest extends TestCase
         $this->assertTrue(self::logged($nb, '".filepart" is a forbidden file type.'), 'with the reason Nextcloud gives');
     }
 
-    public function testAPathLockedInNextcloudArrivesOnceReleasedEvenAcrossARestart(): void
+    public function testAFileNextcloudHoldsLockedIsNotReplacedUntilReleasedEvenAcrossARestart(): void
     {
         [$a, $b, , $pb] = $this->pair();
         $na = Server::boot($a);
         $nb = Server::boot($b);
-        $release = $nb->lock('alice', '/Offices/upload.bin');
-        $na->write('alice', '/Offices/upload.bin', str_repeat('u', 4_096));
-        Env::waitUntil(fn () => is_file("$b/data/alice/files/Offices/upload.bin") && self::logged($nb, 'docs/upload.bin is locked in Nextcloud'), 30, "B's daemon to meet the lock");
-        $this->assertArrayNotHasKey('files/Offices/upload.bin', $nb->cache('alice'));
+        $na->write('alice', '/Offices/report.odt', 'version 1');
+        Env::waitUntil(fn () => isset($nb->cache('alice')['files/Offices/report.odt']), 30, 'version 1 on B');
+        // Someone saves report.odt in B's Nextcloud (an upload holds its lock) while A's version 2 arrives.
+        $release = $nb->lock('alice', '/Offices/report.odt');
+        $na->write('alice', '/Offices/report.odt', 'version 2 from A');
+        Env::waitUntil(fn () => self::logged($nb, "docs/report.odt waits for Nextcloud's lock on it"), 30, "B's daemon to refuse the placement while locked");
+        $this->assertSame('version 1', file_get_contents("$b/data/alice/files/Offices/report.odt"), 'not replaced under the lock');
         $pb->signal(SIGTERM);
         $this->assertSame(0, $pb->wait(30)[0]);
         $this->daemons[] = Nc::daemon($b);
+        usleep(2_500_000); // the node asks again every 2 s: the new daemon refuses too
+        $this->assertSame('version 1', file_get_contents("$b/data/alice/files/Offices/report.odt"), 'still not replaced after the restart');
         $release();
-        // The reconcile inserts the file, then the folder sizes above it: wait for what a user sees, both.
-        Env::waitUntil(fn () => ($nb->cache('alice')['files/Offices/upload.bin']['size'] ?? null) === 4_096 && $nb->usedSpace('alice') === 4_096, 30, 'the path in the cache once released, and counted in the quota');
-        $this->assertSame(4_096, $nb->cache('alice')['files/Offices']['size']);
+        Env::waitUntil(fn () => @file_get_contents("$b/data/alice/files/Offices/report.odt") === 'version 2 from A' && ($nb->cache('alice')['files/Offices/report.odt']['size'] ?? null) === 16, 30, 'version 2 on B once released, in the cache');
+        $this->assertSame(16, $nb->usedSpace('alice'));
+    }
+
+    public function testACacheChangeThatMeetsALockIsRetriedUntilReleased(): void
+    {
+        [$a, $b] = $this->pair();
+        $na = Server::boot($a);
+        $nb = Server::boot($b);
+        $na->write('alice', '/Offices/old.txt', 'to be deleted');
+        Env::waitUntil(fn () => isset($nb->cache('alice')['files/Offices/old.txt']), 30, 'the file on B');
+        $release = $nb->lock('alice', '/Offices/old.txt');
+        $na->delete('alice', '/Offices/old.txt');
+        Env::waitUntil(function () use ($b, $nb) {
+            clearstatcache(); // is_file() would answer from PHP's stat cache
+            return !is_file("$b/data/alice/files/Offices/old.txt") && self::logged($nb, 'docs/old.txt is locked in Nextcloud');
+        }, 30, "B's daemon to meet the lock");
+        $this->assertArrayHasKey('files/Offices/old.txt', $nb->cache('alice'), 'the cache waits for the lock');
+        $release();
+        Env::waitUntil(fn () => !isset($nb->cache('alice')['files/Offices/old.txt']) && $nb->usedSpace('alice') === 0, 30, 'the entry gone once released');
     }
 
     public function testAFolderMappedWhileTheDaemonRunsIsBroughtInWithoutARestart(): void

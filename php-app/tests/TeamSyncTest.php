@@ -143,8 +143,8 @@ final class TeamSyncTest extends TestCase
         // A path B holds locked (an upload in progress) while B's daemon restarts.
         $release = $nb->lock('alice', '/Team/locked.txt');
         $na->write('alice', '/Team/locked.txt', str_repeat('L', 777));
-        Env::waitUntil(fn () => is_file("$teamB/locked.txt") && self::logged($nb, 'team/locked.txt is locked in Nextcloud'), 30, "B's daemon to meet the lock");
-        $this->assertArrayNotHasKey('__groupfolders/7/locked.txt', $nb->rootCache());
+        Env::waitUntil(fn () => self::logged($nb, "team/locked.txt waits for Nextcloud's lock"), 30, "B's daemon to meet the lock");
+        $this->assertFileDoesNotExist("$teamB/locked.txt", 'not written under the lock');
         $pb->signal(SIGTERM);
         $this->assertSame(0, $pb->wait(30)[0]);
         $pb = Nc::daemon($b);

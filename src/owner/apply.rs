@@ -710,6 +710,10 @@ async fn fetch(
     .map_err(io)?;
     drop(file);
     drop(dir);
+    // With the place gate on, the application (Nextcloud's harp:daemon,
+    // holding its own lock on the path) says when; `placed` follows when
+    // the permit is dropped, after the finisher's answer.
+    let _permit = super::gate::ask(shared, folder, path).await;
     // Made durable, renamed into place and recorded together with the
     // other files that finish at the same time.
     let (done, answer) = oneshot::channel();

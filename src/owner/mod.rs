@@ -12,6 +12,7 @@
 
 mod apply;
 pub mod forksafe;
+pub mod gate;
 pub mod lock;
 mod runtime;
 pub mod watch;
@@ -130,6 +131,8 @@ pub struct Shared {
     /// final intake of `stop` can overlap one still running on a blocking
     /// thread, which aborting its task does not stop.
     intake_lock: Mutex<()>,
+    /// The place gate (see `gate`): off unless the application turns it on.
+    gate: gate::Gate,
 }
 
 impl Shared {
@@ -628,6 +631,7 @@ impl Owner {
             last_error: Mutex::new(None),
             not_applied: Mutex::new(std::collections::BTreeMap::new()),
             intake_lock: Mutex::new(()),
+            gate: gate::Gate::default(),
         });
         Ok(Owner {
             shared,
@@ -765,6 +769,17 @@ impl Owner {
     pub fn call(&mut self, op: crate::control::Op) -> Result<Value> {
         self.check_crash()?;
         self.shared.call(op)
+    }
+
+    /// Turns the place gate on or off (see `gate`).
+    pub fn set_place_gate(&mut self, on: bool) {
+        self.shared.gate.set(on);
+    }
+
+    /// The application's answer to the `place` request `token`.
+    pub fn place_answer(&mut self, token: u64, go: bool) -> Result<()> {
+        self.check_crash()?;
+        self.shared.gate.answer(token, go)
     }
 
     /// Recorded local changes after sequence number `after`, at most `limit`.

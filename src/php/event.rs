@@ -6,8 +6,10 @@ use crate::owner;
 
 /// An event from the node. Read-only properties: `kind` (`local_change`;
 /// with sync also `file_updated`, `file_deleted`, `conflict`, `peer_found`,
-/// `peer_lost`), `folderId`, `path`, `deviceId`, `hash` (hex), `seq` (for
-/// `local_change`, the change's number in the store) and `time`
+/// `peer_lost`; with the `place_gate` option `place` and `placed`),
+/// `folderId`, `path`, `deviceId`, `hash` (hex), `seq` (for
+/// `local_change`, the change's number in the store; for `place` and
+/// `placed`, the request's token for `Node::placeAnswer`) and `time`
 /// (milliseconds since the Unix epoch). A property the event does not carry
 /// is `''` (strings) or `0` (integers).
 #[php_class]

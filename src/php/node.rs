@@ -36,12 +36,15 @@ pub struct Node {
     device_id: String,
 }
 
-fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
+/// The constructor's options: the node's settings, and whether the place
+/// gate is on (`place_gate`, see `owner::gate`).
+fn options(opts: Option<&ZendHashTable>) -> Result<(Config, bool)> {
     let mut config = Config {
         name: ini::get(ini::NAME),
         listen: ini::get(ini::LISTEN),
         mdns: ini::get_bool(ini::MDNS),
     };
+    let mut gate = false;
     if let Some(opts) = opts {
         for (key, val) in opts.iter() {
             let key = key.to_string();
@@ -64,9 +67,14 @@ fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
                         .map(str::to_string)
                         .ok_or_else(|| HarpError::Config("option 'name' must be a string".into()))?
                 }
+                "place_gate" => {
+                    gate = val.bool().ok_or_else(|| {
+                        HarpError::Config("option 'place_gate' must be true or false".into())
+                    })?
+                }
                 other => {
                     return Err(HarpError::Config(format!(
-                        "unknown option {other:?}; known options: listen, mdns, name"
+                        "unknown option {other:?}; known options: listen, mdns, name, place_gate"
                     )))
                 }
             }
@@ -81,7 +89,7 @@ fn options(opts: Option<&ZendHashTable>) -> Result<Config> {
     if config.name.is_empty() {
         config.name = hostname();
     }
-    Ok(config)
+    Ok((config, gate))
 }
 
 /// `addFolder`'s options.
@@ -192,7 +200,9 @@ impl Node {
     /// Opens `$stateDir` (default: the `harp.state_dir` INI setting) as its
     /// owner: creates the directory and the device key on first use and
     /// takes the owner lock. Options: `listen` ('0.0.0.0:4433'), `mdns`
-    /// (bool), `name` (this device's name). Throws
+    /// (bool), `name` (this device's name), `place_gate` (bool, default
+    /// false: a file from a peer is renamed into place only after
+    /// `placeAnswer()` allowed it; see `placeAnswer`). Throws
     /// `AlreadyRunningException`, naming the owner's pid, when another
     /// process owns the directory. Starts no thread: see `start()`.
     pub fn __construct(
@@ -201,8 +211,9 @@ impl Node {
     ) -> PhpResult<Self> {
         guard(|| {
             let dir = state_dir_or_ini(stateDir);
-            let config = self::options(options)?;
-            let owner = Owner::open(&dir, config)?;
+            let (config, gate) = self::options(options)?;
+            let mut owner = Owner::open(&dir, config)?;
+            owner.set_place_gate(gate);
             registry::add(owner.dir());
             Ok(Node {
                 pid: owner.pid(),
@@ -248,6 +259,20 @@ impl Node {
             self.owner()?.status()
         })?;
         to_array(&v)
+    }
+
+    /// With the `place_gate` option: the answer to a `place` event (its
+    /// token is the event's `seq`). `true`: rename the file into place now
+    /// (the application holds its own lock on the path until the `placed`
+    /// event with the same token); `false`: not now, the node asks again in
+    /// 2 s. A request not answered within 30 s asks again with a new token;
+    /// answering an old token throws.
+    pub fn place_answer(&mut self, token: i64, go: bool) -> PhpResult<()> {
+        guard(|| {
+            let token = u64::try_from(token)
+                .map_err(|_| HarpError::Config(format!("{token} is not a place token")))?;
+            self.owner()?.place_answer(token, go)
+        })
     }
 
     /// The next event, waiting up to `$timeoutMs` milliseconds; null when

@@ -139,6 +139,57 @@ final class NetTest extends TestCase
         $this->assertStringContainsString('file_updated', $pb->stdout());
     }
 
+    public function testWithThePlaceGateAFileGoesIntoPlaceOnlyOnceTheApplicationSaysSo(): void
+    {
+        [$pa, $a, $ida] = $this->node('a');
+        $db = Env::tempDir();
+        $b = new \Harp\Node(Env::tempDir(), ['listen' => '127.0.0.1:0', 'mdns' => false, 'name' => 'b', 'place_gate' => true]);
+        $b->addFolder('docs', $db);
+        $b->start();
+        $da = Env::tempDir();
+        file_put_contents("$da/doc.txt", 'from a');
+        $a->addFolder('docs', $da);
+        $a->scan('docs');
+        $b->trust($ida);
+        $a->trust($b->deviceId(), [$b->status()['listen']]);
+        /** The next event of $kind for doc.txt, within 30 s. */
+        $next = function (string $kind) use ($b): \Harp\Event {
+            $until = microtime(true) + 30;
+            while (microtime(true) < $until) {
+                $ev = $b->poll(200);
+                if ($ev !== null && $ev->kind === $kind && $ev->path === 'doc.txt') {
+                    return $ev;
+                }
+            }
+            $this->fail("no $kind event for doc.txt");
+        };
+        try {
+            // The application says no (its own lock is held): nothing is written, and the node asks again.
+            $first = $next('place');
+            $this->assertSame('docs', $first->folderId);
+            $b->placeAnswer($first->seq, false);
+            $again = $next('place');
+            $this->assertGreaterThan($first->seq, $again->seq, 'asked again, with a new token');
+            $this->assertFileDoesNotExist("$db/doc.txt", 'not written while the answer was no');
+            try {
+                $b->placeAnswer($first->seq, true);
+                $this->fail('an answered token was accepted twice');
+            } catch (\Harp\Exception\HarpException $e) {
+                $this->assertStringContainsString("no place request {$first->seq} is waiting", $e->getMessage());
+            }
+            // Yes: in place, then `placed` with the same token, then file_updated.
+            $b->placeAnswer($again->seq, true);
+            $placed = $next('placed');
+            $this->assertSame($again->seq, $placed->seq);
+            $this->assertSame('from a', file_get_contents("$db/doc.txt"));
+            $next('file_updated');
+        } finally {
+            $b->stop();
+            $pa->signal(15);
+            $pa->wait(20);
+        }
+    }
+
     public function testConcurrentEditsConvergeWithAConflictCopyAndNoVersionLost(): void
     {
         [$pa, $a, $ida] = $this->node('a');

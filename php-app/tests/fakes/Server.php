@@ -183,12 +183,26 @@ final class Server
         return new FakeFile($this->rootFolder(), "/$user/files/" . ltrim($path, '/'), $type);
     }
 
-    /** Holds Nextcloud's exclusive lock on a path in $user's files, as an upload in progress does; returns the release. */
+    /**
+     * Holds Nextcloud's exclusive lock on a path in $user's files, as an
+     * upload in progress does (waiting up to 10 s for other locks on it to
+     * go, as a client retries after "423 Locked"); returns the release.
+     */
     public function lock(string $user, string $path): \Closure
     {
         [$st, $internal] = $this->node($user, $path)->resolved();
         $locks = $this->rootFolder()->site->locks;
-        $st->acquireLock($internal, ILockingProvider::LOCK_EXCLUSIVE, $locks);
+        for ($i = 0;; $i++) {
+            try {
+                $st->acquireLock($internal, ILockingProvider::LOCK_EXCLUSIVE, $locks);
+                break;
+            } catch (\OCP\Lock\LockedException $e) {
+                if ($i >= 200) {
+                    throw $e;
+                }
+                usleep(50_000);
+            }
+        }
         return static fn () => $st->releaseLock($internal, ILockingProvider::LOCK_EXCLUSIVE, $locks);
     }
 
