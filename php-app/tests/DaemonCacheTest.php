@@ -127,6 +127,21 @@ final class DaemonCacheTest extends TestCase
         Env::waitUntil(fn () => !isset($nb->cache('alice')['files/Offices/old.txt']) && $nb->usedSpace('alice') === 0, 30, 'the entry gone once released');
     }
 
+    public function testTheDaemonReconcilesTheCacheAtStartAndPeriodically(): void
+    {
+        $root = Nc::server();
+        $this->assertSame(0, Nc::occ($root, ['harp:folder:add', 'docs', 'alice', '/Offices'])[0]);
+        Nc::setConfig($root, 'reconcile_interval', '10');
+        // Put on disk with no Nextcloud event (another program, or a peer's file while no daemon ran).
+        file_put_contents("$root/data/alice/files/Offices/before.txt", str_repeat('x', 300));
+        $s = Server::boot($root);
+        $this->assertArrayNotHasKey('files/Offices/before.txt', $s->cache('alice'));
+        $this->daemons[] = Nc::daemon($root);
+        Env::waitUntil(fn () => ($s->cache('alice')['files/Offices/before.txt']['size'] ?? null) === 300 && $s->usedSpace('alice') === 300, 20, 'the reconcile at start');
+        file_put_contents("$root/data/alice/files/Offices/later.txt", str_repeat('y', 200));
+        Env::waitUntil(fn () => isset($s->cache('alice')['files/Offices/later.txt']) && $s->usedSpace('alice') === 500, 30, 'the periodic reconcile (every 10 s here)');
+    }
+
     public function testAFolderMappedWhileTheDaemonRunsIsBroughtInWithoutARestart(): void
     {
         [$a, $b] = $this->pair();
