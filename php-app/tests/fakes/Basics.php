@@ -21,7 +21,8 @@ use Psr\Log\AbstractLogger;
 /**
  * App config (IConfig's app values and IAppConfig) in a JSON file shared by
  * every process of one stand-in server, like Nextcloud's database. As
- * OC\AppConfig (nextcloud/server lib/private/AppConfig.php) does, each
+ * OC\AppConfig (nextcloud/server lib/private/AppConfig.php at
+ * 42c66efea5ef512d3a3442112f820168e6499265) does, each
  * process loads the values once and serves them from memory until
  * clearCache() (IAppConfig, Nextcloud 29+): a value another process sets
  * is not seen before that.
@@ -173,7 +174,8 @@ final class Request implements IRequest
 }
 
 /**
- * OC\Encryption\Manager (nextcloud/server lib/private/Encryption/Manager.php):
+ * OC\Encryption\Manager (nextcloud/server lib/private/Encryption/Manager.php
+ * at 38bfba89751ed4d020d5e01790d8a189f172ebb7):
  * isEnabled() is the app value core/encryption_enabled === 'yes', which
  * `occ encryption:enable` sets, read through the app config (cached per
  * process like every app value).

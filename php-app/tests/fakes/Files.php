@@ -1,7 +1,20 @@
 <?php
 /**
- * The stand-in filesystem, modelled on nextcloud/server at
- * 001260223e544b6b583cbd9a9a87f11273c1642d where harpbridge depends on it:
+ * The stand-in filesystem, modelled on nextcloud/server where harpbridge
+ * depends on it. The real files and the commits they were read at:
+ * lib/private/Files/Storage/Wrapper/Jail.php, Files/Cache/Updater.php,
+ * Files/Cache/Propagator.php and AppFramework/Middleware/Security/
+ * PasswordConfirmationMiddleware.php at
+ * 001260223e544b6b583cbd9a9a87f11273c1642d; Files/Storage/Wrapper/
+ * Wrapper.php at 4b9879db3d95268d9ef6df3e16eb9e0d4d7c83c0; Files/Cache/
+ * Scanner.php at ffa490617023635ef915fdd3f6c77195f93a1e2b;
+ * Lock/DBLockingProvider.php at 592f2ec8bf7518c11ca75a671ead50e376a291cc;
+ * apps/files_trashbin/lib/Trashbin.php at
+ * 074fcdf3c166f4e7275909821c44be08331984a1; apps/files_sharing/lib/
+ * SharedStorage.php at 012629b47b9b8d83c19fab16cf142d52daef1fdf;
+ * Files/FilenameValidator.php at 19c73545ce95c37233865f61f87b0cdbc7abbf19;
+ * groupfolders lib/Mount/FolderStorageManager.php at
+ * 00c118ef87f6332d028d51d2d4460c364222105f.
  *
  * - Storages: the root storage (OC\Files\Storage\Local over the data
  *   directory, id "local::<datadir>/"), one home storage per user

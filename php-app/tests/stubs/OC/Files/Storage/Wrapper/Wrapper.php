@@ -1,7 +1,8 @@
 <?php
 /**
  * Stand-in for OC\Files\Storage\Wrapper\Wrapper (nextcloud/server
- * lib/private/Files/Storage/Wrapper/Wrapper.php): a storage that passes
+ * lib/private/Files/Storage/Wrapper/Wrapper.php at
+ * 4b9879db3d95268d9ef6df3e16eb9e0d4d7c83c0): a storage that passes
  * every call to the storage it wraps. As in the real class, the cache,
  * scanner, updater and propagator are built by the wrapped storage for the
  * outermost storage ($storage ?? $this), and instanceOfStorage() looks
