@@ -23,39 +23,15 @@ final class DaemonCacheTest extends TestCase
 
     protected function tearDown(): void
     {
-        foreach ($this->daemons as $p) {
-            if ($p->running()) {
-                $p->signal(SIGTERM);
-                $p->wait(30);
-            }
-        }
+        Nc::stop(...$this->daemons);
     }
 
-    /**
-     * Two servers, each with $folders mapped (id => path in alice's files)
-     * and a daemon, trusting each other.
-     * @return array{0: string, 1: string, 2: Process, 3: Process}
-     */
+    /** @return array{0: string, 1: string, 2: Process, 3: Process} */
     private function pair(array $folders = ['docs' => '/Offices']): array
     {
-        $roots = [Nc::server(), Nc::server()];
-        foreach ($roots as $root) {
-            foreach ($folders as $id => $path) {
-                [$code, $out, $err] = Nc::occ($root, ['harp:folder:add', $id, 'alice', $path]);
-                $this->assertSame(0, $code, $out . $err);
-            }
-        }
-        [$pa, $pb] = $this->daemons = [Nc::daemon($roots[0]), Nc::daemon($roots[1])];
-        $sa = Nc::occJson($roots[0], ['harp:status']);
-        $sb = Nc::occJson($roots[1], ['harp:status']);
-        $this->assertSame(0, Nc::occ($roots[0], ['harp:trust', $sb['device_id'], $sb['listen']])[0]);
-        $this->assertSame(0, Nc::occ($roots[1], ['harp:trust', $sa['device_id'], $sa['listen']])[0]);
-        return [$roots[0], $roots[1], $pa, $pb];
-    }
-
-    private static function logged(Server $s, string $needle): bool
-    {
-        return array_filter($s->log(), fn ($l) => str_contains($l['message'], $needle)) !== [];
+        $pair = Nc::pair($folders);
+        $this->daemons = [$pair[2], $pair[3]];
+        return $pair;
     }
 
     public function testFolderSizesAndQuotaUsageFollowWhatArrives(): void
@@ -82,9 +58,9 @@ final class DaemonCacheTest extends TestCase
         $na = Server::boot($a);
         $nb = Server::boot($b);
         $na->write('alice', '/Offices/backup.filepart', 'a name a Linux peer allows');
-        Env::waitUntil(fn () => is_file("$b/data/alice/files/Offices/backup.filepart") && self::logged($nb, "'backup.filepart' in folder 'docs' arrived on disk but Nextcloud refuses its name"), 30, 'the refusal logged');
+        Env::waitUntil(fn () => is_file("$b/data/alice/files/Offices/backup.filepart") && Nc::logged($nb, "'backup.filepart' in folder 'docs' arrived on disk but Nextcloud refuses its name"), 30, 'the refusal logged');
         $this->assertArrayNotHasKey('files/Offices/backup.filepart', $nb->cache('alice'));
-        $this->assertTrue(self::logged($nb, '".filepart" is a forbidden file type.'), 'with the reason Nextcloud gives');
+        $this->assertTrue(Nc::logged($nb, '".filepart" is a forbidden file type.'), 'with the reason Nextcloud gives');
     }
 
     public function testAFileNextcloudHoldsLockedIsNotReplacedUntilReleasedEvenAcrossARestart(): void
@@ -97,7 +73,7 @@ final class DaemonCacheTest extends TestCase
         // Someone saves report.odt in B's Nextcloud (an upload holds its lock) while A's version 2 arrives.
         $release = $nb->lock('alice', '/Offices/report.odt');
         $na->write('alice', '/Offices/report.odt', 'version 2 from A');
-        Env::waitUntil(fn () => self::logged($nb, "docs/report.odt waits for Nextcloud's lock on it"), 30, "B's daemon to refuse the placement while locked");
+        Env::waitUntil(fn () => Nc::logged($nb, "docs/report.odt waits for Nextcloud's lock on it"), 30, "B's daemon to refuse the placement while locked");
         $this->assertSame('version 1', file_get_contents("$b/data/alice/files/Offices/report.odt"), 'not replaced under the lock');
         $pb->signal(SIGTERM);
         $this->assertSame(0, $pb->wait(30)[0]);
@@ -120,7 +96,7 @@ final class DaemonCacheTest extends TestCase
         $na->delete('alice', '/Offices/old.txt');
         Env::waitUntil(function () use ($b, $nb) {
             clearstatcache(); // is_file() would answer from PHP's stat cache
-            return !is_file("$b/data/alice/files/Offices/old.txt") && self::logged($nb, 'docs/old.txt is locked in Nextcloud');
+            return !is_file("$b/data/alice/files/Offices/old.txt") && Nc::logged($nb, 'docs/old.txt is locked in Nextcloud');
         }, 30, "B's daemon to meet the lock");
         $this->assertArrayHasKey('files/Offices/old.txt', $nb->cache('alice'), 'the cache waits for the lock');
         $release();
@@ -158,7 +134,7 @@ final class DaemonCacheTest extends TestCase
         // And unmapped: the daemon stops syncing it without a restart.
         [$code, $out] = Nc::occ($b, ['harp:folder:remove', 'late']);
         $this->assertSame(0, $code, $out);
-        Env::waitUntil(fn () => self::logged($nb, "folder 'late' is no longer mapped"), 30, "B's daemon to drop the mapping");
+        Env::waitUntil(fn () => Nc::logged($nb, "folder 'late' is no longer mapped"), 30, "B's daemon to drop the mapping");
         $na->write('alice', '/Late/y.txt', 'after B unmapped it');
         $na->write('alice', '/Offices/marker.txt', 'still mapped');
         Env::waitUntil(fn () => is_file("$b/data/alice/files/Offices/marker.txt"), 30, 'a later change of a still-mapped folder');

@@ -40,18 +40,8 @@ final class EncryptionTest extends TestCase
 
     public function testEncryptionTurnedOnLaterPausesTheFolderUntilItIsOffAgain(): void
     {
-        $a = Nc::server();
-        $b = Nc::server();
-        foreach ([$a, $b] as $root) {
-            $this->assertSame(0, Nc::occ($root, ['harp:folder:add', 'docs', 'alice', '/Offices'])[0]);
-        }
-        $pa = Nc::daemon($a);
-        $pb = Nc::daemon($b);
+        [$a, $b, $pa, $pb] = Nc::pair();
         try {
-            $sa = Nc::occJson($a, ['harp:status']);
-            $sb = Nc::occJson($b, ['harp:status']);
-            $this->assertSame(0, Nc::occ($a, ['harp:trust', $sb['device_id'], $sb['listen']])[0]);
-            $this->assertSame(0, Nc::occ($b, ['harp:trust', $sa['device_id'], $sa['listen']])[0]);
             $clientB = new Client(Server::boot($b)->get(Config::class)->stateDir());
 
             // occ encryption:enable on B.
@@ -77,10 +67,7 @@ final class EncryptionTest extends TestCase
             Env::waitUntil(fn () => @file_get_contents("$b/data/alice/files/Offices/from-a.txt") === 'written while B was paused', 30, 'the folder to resume and sync');
             $this->assertSame('syncing', Nc::occJson($b, ['harp:folder:list'])[0]['state']);
         } finally {
-            foreach ([$pa, $pb] as $p) {
-                $p->signal(SIGTERM);
-                $p->wait(30);
-            }
+            Nc::stop($pa, $pb);
         }
     }
 }

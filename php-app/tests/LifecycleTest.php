@@ -19,32 +19,17 @@ use PHPUnit\Framework\TestCase;
  */
 final class LifecycleTest extends TestCase
 {
-    private static function logged(Server $s, string $needle): bool
-    {
-        return array_filter($s->log(), fn ($l) => str_contains($l['message'], $needle)) !== [];
-    }
-
     public function testMaintenanceModeHoldsBackCacheWritesAndAnUpgradeRestartsTheDaemon(): void
     {
-        $a = Nc::server();
-        $b = Nc::server();
-        foreach ([$a, $b] as $root) {
-            $this->assertSame(0, Nc::occ($root, ['harp:folder:add', 'docs', 'alice', '/Offices'])[0]);
-        }
-        $pa = Nc::daemon($a);
-        $pb = Nc::daemon($b);
+        [$a, $b, $pa, $pb] = Nc::pair();
         try {
-            $sa = Nc::occJson($a, ['harp:status']);
-            $sb = Nc::occJson($b, ['harp:status']);
-            $this->assertSame(0, Nc::occ($a, ['harp:trust', $sb['device_id'], $sb['listen']])[0]);
-            $this->assertSame(0, Nc::occ($b, ['harp:trust', $sa['device_id'], $sa['listen']])[0]);
             $na = Server::boot($a);
             $nb = Server::boot($b);
 
             $nb->setSystemValues(['maintenance' => true]); // occ maintenance:mode --on
-            Env::waitUntil(fn () => self::logged($nb, 'maintenance mode: harp:daemon writes nothing to the file cache'), 20, "B's daemon to see maintenance mode");
+            Env::waitUntil(fn () => Nc::logged($nb, 'maintenance mode: harp:daemon writes nothing to the file cache'), 20, "B's daemon to see maintenance mode");
             $na->write('alice', '/Offices/during.txt', 'written during B\'s maintenance');
-            Env::waitUntil(fn () => is_file("$b/data/alice/files/Offices/during.txt") && self::logged($nb, 'docs/during.txt held back: maintenance mode'), 30, 'the file on B held back');
+            Env::waitUntil(fn () => is_file("$b/data/alice/files/Offices/during.txt") && Nc::logged($nb, 'docs/during.txt held back: maintenance mode'), 30, 'the file on B held back');
             $this->assertArrayNotHasKey('files/Offices/during.txt', $nb->cache('alice'), 'no file-cache write in maintenance mode');
 
             $nb->setSystemValues(['maintenance' => false]);
@@ -55,14 +40,9 @@ final class LifecycleTest extends TestCase
             [$code, $out] = $pb->wait(30);
             $this->assertSame(75, $code, $out);
             $this->assertStringContainsString('harp:daemon: stopped (exit 75)', $out);
-            $this->assertTrue(self::logged($nb, 'Nextcloud was upgraded (31.0.0.0 to 32.0.0.1)'));
+            $this->assertTrue(Nc::logged($nb, 'Nextcloud was upgraded (31.0.0.0 to 32.0.0.1)'));
         } finally {
-            foreach ([$pa, $pb] as $p) {
-                if ($p->running()) {
-                    $p->signal(SIGTERM);
-                    $p->wait(30);
-                }
-            }
+            Nc::stop($pa, $pb);
         }
     }
 

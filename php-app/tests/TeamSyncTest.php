@@ -67,16 +67,6 @@ final class TeamSyncTest extends TestCase
         return $out;
     }
 
-    private static function logged(Server $s, string $needle): bool
-    {
-        foreach ($s->log() as $l) {
-            if (str_contains($l['message'], $needle)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     public function testMembersAndARecipientSyncThroughAGroupFolderWithSizesRightAndNothingMissed(): void
     {
         $a = self::server();
@@ -137,13 +127,13 @@ final class TeamSyncTest extends TestCase
 
         // A name Nextcloud refuses arrives on disk and is logged with the reason.
         $na->write('alice', '/Offices/.htaccess', 'from a device that allows it');
-        Env::waitUntil(fn () => is_file("$b/data/alice/files/Offices/.htaccess") && self::logged($nb, "'.htaccess' in folder 'docs' arrived on disk but Nextcloud refuses its name"), 30, "B's daemon to log the refused name");
+        Env::waitUntil(fn () => is_file("$b/data/alice/files/Offices/.htaccess") && Nc::logged($nb, "'.htaccess' in folder 'docs' arrived on disk but Nextcloud refuses its name"), 30, "B's daemon to log the refused name");
         $this->assertArrayNotHasKey('files/Offices/.htaccess', $nb->cache('alice'));
 
         // A path B holds locked (an upload in progress) while B's daemon restarts.
         $release = $nb->lock('alice', '/Team/locked.txt');
         $na->write('alice', '/Team/locked.txt', str_repeat('L', 777));
-        Env::waitUntil(fn () => self::logged($nb, "team/locked.txt waits for Nextcloud's lock"), 30, "B's daemon to meet the lock");
+        Env::waitUntil(fn () => Nc::logged($nb, "team/locked.txt waits for Nextcloud's lock"), 30, "B's daemon to meet the lock");
         $this->assertFileDoesNotExist("$teamB/locked.txt", 'not written under the lock');
         $pb->signal(SIGTERM);
         $this->assertSame(0, $pb->wait(30)[0]);

@@ -60,6 +60,50 @@ final class Nc
         return $p;
     }
 
+    /**
+     * Two stand-in servers with alice's $folders (id => path in her files)
+     * mapped on both, their daemons running and trusting each other.
+     * @return array{0: string, 1: string, 2: Process, 3: Process} the servers' directories and daemons
+     */
+    public static function pair(array $folders = ['docs' => '/Offices']): array
+    {
+        $roots = [self::server(), self::server()];
+        foreach ($roots as $root) {
+            foreach ($folders as $id => $path) {
+                [$code, $out, $err] = self::occ($root, ['harp:folder:add', $id, 'alice', $path]);
+                if ($code !== 0) {
+                    throw new \RuntimeException("harp:folder:add $id: $out $err");
+                }
+            }
+        }
+        $daemons = [self::daemon($roots[0]), self::daemon($roots[1])];
+        $status = [self::occJson($roots[0], ['harp:status']), self::occJson($roots[1], ['harp:status'])];
+        foreach ([[0, 1], [1, 0]] as [$me, $other]) {
+            [$code, $out] = self::occ($roots[$me], ['harp:trust', $status[$other]['device_id'], $status[$other]['listen']]);
+            if ($code !== 0) {
+                throw new \RuntimeException("harp:trust: $out");
+            }
+        }
+        return [$roots[0], $roots[1], $daemons[0], $daemons[1]];
+    }
+
+    /** Stops the daemons that still run (SIGTERM, then waits for them). */
+    public static function stop(Process ...$daemons): void
+    {
+        foreach ($daemons as $p) {
+            if ($p->running()) {
+                $p->signal(SIGTERM);
+                $p->wait(30);
+            }
+        }
+    }
+
+    /** Whether the stand-in server logged a message containing $needle. */
+    public static function logged(\OCA\Harp\Tests\Fake\Server $s, string $needle): bool
+    {
+        return array_filter($s->log(), fn ($l) => str_contains($l['message'], $needle)) !== [];
+    }
+
     /** Sets an app config value the way `occ config:app:set harpbridge` would. */
     public static function setConfig(string $root, string $key, string $value, string $app = 'harpbridge'): void
     {
