@@ -327,9 +327,11 @@ final class Fpm
 
     public function __construct(bool $withHarp, int $workers = 4)
     {
-        $bin = '/usr/sbin/php-fpm8.2';
+        // The php-fpm of the PHP running the tests (8.2 on Debian 12, 8.4 in scripts/test-php84's chroot).
+        $ver = PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION;
+        $bin = "/usr/sbin/php-fpm$ver";
         if (!is_executable($bin)) {
-            throw new \RuntimeException("$bin is missing: apt-get install php8.2-fpm");
+            throw new \RuntimeException("$bin is missing: apt-get install php$ver-fpm");
         }
         $this->dir = Env::tempDir();
         $this->sock = "{$this->dir}/fpm.sock";
