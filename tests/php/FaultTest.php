@@ -235,7 +235,8 @@ final class FaultTest extends TestCase
     private function nsPhp(int $pid, string $code, array $args = []): array
     {
         // PHP's warnings go to stderr: stdout carries only the JSON answer.
-        [$rc, $out, $err] = Process::start(['nsenter', '-t', (string) $pid, '-m', '--', ...Env::php(), '-d', 'display_errors=stderr', Env::script($code), ...$args])->wait(60);
+        // -r -w: $pid's root and working directory too (a chroot's, under scripts/test-php84).
+        [$rc, $out, $err] = Process::start(['nsenter', '-t', (string) $pid, '-m', '-r', '-w', '--', ...Env::php(), '-d', 'display_errors=stderr', Env::script($code), ...$args])->wait(60);
         $this->assertSame(0, $rc, "in the namespace: $err $out");
         $this->assertJson($out, "in the namespace: $err");
         return json_decode($out, true, 512, JSON_THROW_ON_ERROR);
