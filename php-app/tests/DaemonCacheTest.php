@@ -81,8 +81,8 @@ final class DaemonCacheTest extends TestCase
         usleep(2_500_000); // the node asks again every 2 s: the new daemon refuses too
         $this->assertSame('version 1', file_get_contents("$b/data/alice/files/Offices/report.odt"), 'still not replaced after the restart');
         $release();
-        Env::waitUntil(fn () => @file_get_contents("$b/data/alice/files/Offices/report.odt") === 'version 2 from A' && ($nb->cache('alice')['files/Offices/report.odt']['size'] ?? null) === 16, 30, 'version 2 on B once released, in the cache');
-        $this->assertSame(16, $nb->usedSpace('alice'));
+        // The Updater writes the entry, then the sizes above it: wait for both.
+        Env::waitUntil(fn () => @file_get_contents("$b/data/alice/files/Offices/report.odt") === 'version 2 from A' && ($nb->cache('alice')['files/Offices/report.odt']['size'] ?? null) === 16 && $nb->usedSpace('alice') === 16, 30, 'version 2 on B once released, in the cache and the quota');
     }
 
     public function testACacheChangeThatMeetsALockIsRetriedUntilReleased(): void
