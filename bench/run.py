@@ -9,6 +9,11 @@ removed at exit whatever happens:
                   ├─ bridge + router 10.216.0.254 ─ tbf 10 Mbit/s ─ c 10.217.1.1
     b 10.216.0.2 ─┘        (the LAN)                 (the WAN)       (the cloud)
 
+Syncthing is measured in every version given with --syncthing (bench/run
+passes Debian 12's 1.19.2 and Debian 13's 1.29.5), each in two modes, named
+syncthing-<version>-rescan and syncthing-<version>-watch; the report judges
+the targets against the better version of each round.
+
 Each round runs every workload for every system in turn (the order rotates
 from round to round), each system with fresh peers and fresh folders filled
 from the same generated data, checked by SHA-256 afterwards. Workloads:
@@ -26,6 +31,7 @@ Writes bench/results/<date>/raw.json, summary.md and ratios.png.
 import argparse
 import ctypes
 import datetime
+import fnmatch
 import hashlib
 import http.client
 import json
@@ -430,16 +436,28 @@ class Harp(System):
         self.ctx.harp_call("scan", self.state(host))
 
 
+def syncthing_version(binary):
+    """('1.19.2', the whole --version line) of a Syncthing binary."""
+    line = sh(f"{binary} --version")
+    m = re.match(r"syncthing v(\d+(?:\.\d+)+)", line)
+    if not m:
+        raise RuntimeError(f"{binary} --version: {line!r}")
+    return m.group(1), line
+
+
 class Syncthing(System):
     """Syncthing with discovery, relays, NAT and usage reports off, devices
     and the folder set up through its REST API (on the host's address, which
-    the harness reaches through ns_connect)."""
+    the harness reaches through ns_connect). One instance per binary (bench/run
+    passes Debian 12's 1.19.2 and Debian 13's 1.29.5) and mode, named after
+    both: syncthing-1.19.2-rescan, syncthing-1.29.5-watch. The two versions
+    take the same command line, config.xml edits and REST calls."""
     workloads = "abcdef"
 
-    def __init__(self, ctx, watcher):
+    def __init__(self, ctx, binary, version, watcher):
         super().__init__(ctx)
-        self.watcher = watcher
-        self.name = "syncthing-watch" if watcher else "syncthing-rescan"
+        self.bin, self.version, self.watcher = binary, version, watcher
+        self.name = f"syncthing-{version}-{'watch' if watcher else 'rescan'}"
         if watcher:
             self.workloads = "abc"
 
@@ -459,7 +477,7 @@ class Syncthing(System):
 
     def configure(self, h):
         home = self.home(h)
-        sh(f"syncthing generate --home={home} --no-default-folder")
+        sh(f"{self.bin} generate --home={home} --no-default-folder")
         cfg = open(os.path.join(home, "config.xml")).read()
         opts = {"globalAnnounceEnabled": "false", "localAnnounceEnabled": "false", "relaysEnabled": "false",
                 "natEnabled": "false", "urAccepted": "-1", "startBrowser": "false", "autoUpgradeIntervalH": "0",
@@ -475,14 +493,14 @@ class Syncthing(System):
         cfg = re.sub(r"(<gui [^>]*>\s*)<address>[^<]*</address>", rf"\1<address>{ADDR[h]}:8384</address>", cfg)
         cfg = re.sub(r"<apikey>[^<]*</apikey>", "<apikey>harp-bench</apikey>", cfg)
         open(os.path.join(home, "config.xml"), "w").write(cfg)
-        return sh(f"syncthing serve --home={home} --device-id")
+        return sh(f"{self.bin} serve --home={home} --device-id")
 
     def start(self, hosts):
         super().start(hosts)
         ids = {h: self.configure(h) for h in hosts}
         self.daemons = []
         for h in hosts:
-            self.daemons.append(Daemon(self.net, h, ["syncthing", "serve", f"--home={self.home(h)}", "--no-browser",
+            self.daemons.append(Daemon(self.net, h, [self.bin, "serve", f"--home={self.home(h)}", "--no-browser",
                                                      "--no-restart", "--no-upgrade", "--no-default-folder"],
                                        os.path.join(self.ctx.work, f"st-{h}.log"),
                                        env={"STNODEFAULTFOLDER": "1", "STNOUPGRADE": "1", "STNORESTART": "1"}))
@@ -848,10 +866,24 @@ def make_data(ctx):
 def versions(ctx):
     v = {"harp": sh(f"php -n -d extension={ctx.harp_so} -r 'echo phpversion(\"harp\");'") + " (git "
          + sh(f"git -C {ROOT} rev-parse --short HEAD") + ")",
-         "syncthing": sh("syncthing --version"), "rsync": sh("rsync --version").splitlines()[0],
+         **{f"syncthing {s['version']}": f"{s['line']} ({s['binary']})" for s in ctx.syncthings},
+         "rsync": sh("rsync --version").splitlines()[0],
          "sendme": sh(f"{ctx.sendme} --version") if ctx.sendme else "not installed",
          "quinn (quic-bare)": sh(f"grep -A1 '^name = \"quinn\"' {ROOT}/Cargo.lock | tail -1")}
     return v
+
+
+def loadavg():
+    """/proc/loadavg's 1, 5 and 15 minute figures: how busy the machine was."""
+    with open("/proc/loadavg") as f:
+        return [float(x) for x in f.read().split()[:3]]
+
+
+def selected(name, wanted):
+    """--systems: a name, a shell pattern (syncthing-*-rescan), or a name
+    without its version (syncthing-rescan: every version's)."""
+    unversioned = re.sub(r"-\d+(\.\d+)+-", "-", name)
+    return any(name == w or unversioned == w or fnmatch.fnmatchcase(name, w) for w in wanted)
 
 
 def machine():
@@ -870,6 +902,8 @@ def main():
     ap.add_argument("--harp-so", required=True)
     ap.add_argument("--quic-bare", required=True)
     ap.add_argument("--sendme", default="")
+    ap.add_argument("--syncthing", action="append", metavar="BINARY",
+                    help="a Syncthing binary to measure; repeat for several versions (default: syncthing)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--profile", default="", help="systems to profile with perf record (e.g. harp); "
                     "the reports land beside raw.json as profile-<round>-<workload>-<system>.txt")
@@ -881,6 +915,11 @@ def main():
         ctx.cfg["rounds"] = args.rounds
     report.set_titles(ctx.cfg)
     ctx.harp_so, ctx.quic_bare, ctx.sendme = args.harp_so, args.quic_bare, args.sendme
+    ctx.syncthings = []
+    for binary in args.syncthing or ["syncthing"]:
+        version, line = syncthing_version(binary)
+        ctx.syncthings.append({"version": version, "binary": binary, "line": line})
+    load_start = loadavg()
     ctx.net = Net()
     base = f"/tmp/{TAG}"  # short: Unix socket paths are limited to 107 bytes
     started = time.time()
@@ -926,15 +965,23 @@ def main():
             return r["result"]
         ctx.harp_call = harp_call
 
-        all_systems += [Harp(ctx), Syncthing(ctx, False), Syncthing(ctx, True), Rsync(ctx, False),
-                        Rsync(ctx, True), QuicBare(ctx)]
         skipped = {}
+        all_systems.append(Harp(ctx))
+        for i, st in enumerate(ctx.syncthings):
+            all_systems.append(Syncthing(ctx, st["binary"], st["version"], False))
+            if i and args.quick:
+                # A smoke test: the newer version's rescan runs every workload
+                # in seconds; its watcher adds ~10 s a workload and no new code.
+                skipped[f"syncthing-{st['version']}-watch"] = "--quick runs the watcher for the first version only"
+            else:
+                all_systems.append(Syncthing(ctx, st["binary"], st["version"], True))
+        all_systems += [Rsync(ctx, False), Rsync(ctx, True), QuicBare(ctx)]
         if ctx.sendme:
             all_systems.append(Sendme(ctx))
         else:
             skipped["sendme"] = "not installed (bench/run installs it in a full run: cargo install sendme)"
         if args.systems:
-            all_systems = [s for s in all_systems if s.name in args.systems.split(",")]
+            all_systems = [s for s in all_systems if selected(s.name, args.systems.split(","))]
         rows = []
         for rnd in range(1, ctx.cfg["rounds"] + 1):
             ctx.round = rnd
@@ -959,8 +1006,8 @@ def main():
                     print("   ", json.dumps(row), flush=True)
                     rows.append(row)
         raw = {"date": stamp, "quick": args.quick, "config": ctx.cfg, "machine": machine(),
-               "versions": versions(ctx), "skipped": skipped, "rows": rows,
-               "duration_s": round(time.time() - started, 1)}
+               "versions": versions(ctx), "syncthing": ctx.syncthings, "skipped": skipped, "rows": rows,
+               "duration_s": round(time.time() - started, 1), "loadavg": {"start": load_start, "end": loadavg()}}
         with open(os.path.join(out, "raw.json"), "w") as f:
             json.dump(raw, f, indent=1)
         text = report.summary(raw)
