@@ -451,12 +451,19 @@ class Syncthing(System):
     the harness reaches through ns_connect). One instance per binary (bench/run
     passes Debian 12's 1.19.2 and Debian 13's 1.29.5) and mode, named after
     both: syncthing-1.19.2-rescan, syncthing-1.29.5-watch. The two versions
-    take the same command line, config.xml edits and REST calls."""
+    take the same command line, config.xml edits and REST calls; they differ
+    in when a connected device is ready (see start)."""
     workloads = "abcdef"
 
     def __init__(self, ctx, binary, version, watcher):
         super().__init__(ctx)
         self.bin, self.version, self.watcher = binary, version, watcher
+        # Since 1.20 a new connection is used only once it is "promoted", about
+        # a second after it is made, and only then are the cluster configs
+        # exchanged; /rest/system/connections says connected before that. The
+        # ClusterConfigReceived event (also new in 1.20) tells when a device
+        # is really there. 1.19 exchanges them as soon as it connects.
+        self.cc_event = tuple(int(x) for x in version.split(".")[:2]) >= (1, 20)
         self.name = f"syncthing-{version}-{'watch' if watcher else 'rescan'}"
         if watcher:
             self.workloads = "abc"
@@ -511,6 +518,8 @@ class Syncthing(System):
                 except OSError:
                     return False
             wait_until(ping, 60, f"syncthing on {h}", 0.1)
+            if self.cc_event:
+                self.cluster_configs(h)  # subscribes before any device is added: nothing is missed
         for h in hosts:
             for o in hosts:
                 if o != h:
@@ -527,10 +536,17 @@ class Syncthing(System):
                 conns = self.rest(h, "GET", "/rest/system/connections")["connections"]
                 if not all(conns.get(ids[o], {}).get("connected") for o in hosts if o != h):
                     return False
+                if self.cc_event and not {ids[o] for o in hosts if o != h} <= self.cluster_configs(h):
+                    return False
                 if self.rest(h, "GET", "/rest/db/status?folder=docs").get("state") != "idle":
                     return False
             return True
         wait_until(ready, 90, "syncthing devices to connect", 0.2)
+
+    def cluster_configs(self, h):
+        """The devices that h has received a cluster config from (1.20 and later)."""
+        events = self.rest(h, "GET", "/rest/events?events=ClusterConfigReceived&since=0&timeout=0")
+        return {e["data"]["device"] for e in events}
 
     def trigger(self, host, paths, meter):
         if self.watcher:
