@@ -302,7 +302,9 @@ def doc_targets(raw):
                          for s in syncthings(raw, "rescan") if ok_rows(raw, w, s))
     rows = []
     for w, t, v, _, verdict, _ in targets(raw):
-        if w == "a" and "Syncthing" in t:
+        if v is None:
+            m = "—"
+        elif w == "a" and "Syncthing" in t:
             m = vs_syncthing("a", "MB_per_s", " MB/s", 0)
         elif w == "a" and "sendme" in t:
             m = f"{num(v, 2)}× ({num(hm('a', 'harp', 'MB_per_s'), 0)} vs {num(hm('a', 'sendme', 'MB_per_s'), 0)} MB/s)"
