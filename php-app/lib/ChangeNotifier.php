@@ -148,7 +148,7 @@ class ChangeNotifier
             unset($this->deleting[$node->getPath()]);
             if ($listed !== null) {
                 foreach ($listed[1] as $rel) {
-                    $this->send($listed[0]->folderId, $rel, 'delete');
+                    $this->send($listed[0], $rel, 'delete');
                 }
                 return;
             }
@@ -160,7 +160,7 @@ class ChangeNotifier
             if ($hit !== null) {
                 $this->setOp($hit[0]->folderId . '/' . $hit[1], null);
                 if (PathFilter::ignored($node->getPath()) === null) {
-                    $this->send($hit[0]->folderId, $hit[1], 'delete');
+                    $this->send($hit[0], $hit[1], 'delete');
                 }
             }
         });
@@ -178,18 +178,18 @@ class ChangeNotifier
                 if ($from !== null) {
                     $this->folderGone($source, $to !== null && $to[0]->folderId === $from[0]->folderId ? [$from[1], $to[1], $to[0]] : null);
                 } elseif ($to !== null) {
-                    $this->walk($to[0], $to[1], fn (string $rel) => $this->send($to[0]->folderId, $rel, 'write'));
+                    $this->walk($to[0], $to[1], fn (string $rel) => $this->send($to[0], $rel, 'write'));
                 }
                 return;
             }
             if ($from !== null && $to !== null && $from[0]->folderId === $to[0]->folderId) {
-                $this->send($to[0]->folderId, $to[1], 'rename', $from[1]);
+                $this->send($to[0], $to[1], 'rename', $from[1]);
             } else {
                 if ($from !== null) {
-                    $this->send($from[0]->folderId, $from[1], 'delete');
+                    $this->send($from[0], $from[1], 'delete');
                 }
                 if ($to !== null) {
-                    $this->send($to[0]->folderId, $to[1], 'write');
+                    $this->send($to[0], $to[1], 'write');
                 }
             }
         });
@@ -218,7 +218,7 @@ class ChangeNotifier
             if ($kind === 'write' && is_dir($m->localPath . '/' . $rel)) {
                 return;
             }
-            $this->send($m->folderId, $rel, $kind);
+            $this->send($m, $rel, $kind);
         });
     }
 
@@ -255,7 +255,7 @@ class ChangeNotifier
         if ($via === 'created' && $op === 'writing') {
             return;
         }
-        $this->send($m->folderId, $rel, 'write');
+        $this->send($m, $rel, 'write');
         if ($via !== 'created') {
             $this->setOp($key, 'sent:' . $via);
         }
@@ -306,7 +306,7 @@ class ChangeNotifier
         [$m, $rel] = $hit;
         if ($moved !== null) {
             [$oldRel, $newRel, $mTo] = $moved;
-            $this->walk($mTo, $newRel, fn (string $f) => $this->send($m->folderId, $f, 'rename', $oldRel . substr($f, strlen($newRel))));
+            $this->walk($mTo, $newRel, fn (string $f) => $this->send($m, $f, 'rename', $oldRel . substr($f, strlen($newRel))));
             return;
         }
         try {
@@ -332,18 +332,19 @@ class ChangeNotifier
     }
 
     /** notify, with the plain fallback for a refused rename; logs instead of throwing. */
-    private function send(string $folderId, string $rel, string $kind, ?string $from = null): void
+    private function send(Mapping $m, string $rel, string $kind, ?string $from = null): void
     {
-        if (PathFilter::ignoredInFolder($rel) !== null || $this->folders->get($folderId)?->paused !== null) {
+        if (PathFilter::ignoredInFolder($rel) !== null || $m->paused !== null) {
             return; // never synced, or a paused folder (server-side encryption on: ciphertext)
         }
+        $folderId = $m->folderId;
         try {
             $this->bridge->notify($folderId, $rel, $kind, $from);
         } catch (\Throwable $e) {
             $this->logger->error("Harp: could not notify $kind of '$rel' in folder '$folderId': " . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
             if ($kind === 'rename' && $from !== null) {
-                $this->send($folderId, $from, 'delete');
-                $this->send($folderId, $rel, 'write');
+                $this->send($m, $from, 'delete');
+                $this->send($m, $rel, 'write');
             }
         }
     }

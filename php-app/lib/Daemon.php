@@ -169,9 +169,8 @@ class Daemon
         $m = $this->mapped[$folderId] ?? null;
         if ($m !== null && !$this->maintenance) {
             try {
-                $folder = $this->folders->findFolderNode($m);
-                $storage = $folder->getStorage();
-                $internal = ltrim($folder->getInternalPath() . '/' . $path, '/');
+                [$storage, $root] = $this->where($m);
+                $internal = ltrim("$root/$path", '/');
                 $storage->acquireLock($internal, ILockingProvider::LOCK_EXCLUSIVE, $this->locks);
                 $this->placing[$token] = [$storage, $internal];
                 unset($this->waitingForLock["$folderId/$path"]);
@@ -213,6 +212,9 @@ class Daemon
         $now = microtime(true);
         if ($now >= $this->mappingsDue) {
             $this->mappingsDue = $now + self::MAPPINGS_EVERY;
+            // The app config as it is now (Nextcloud caches it per process):
+            // read by checkServer, reloadMappings and checkEncryption.
+            $this->guard('reading the app config', fn () => $this->config->reload());
             $this->guard('reading config.php', fn () => $this->checkServer());
             $this->guard('reading the folder mappings', fn () => $this->reloadMappings());
             $this->checkRoots();
@@ -253,7 +255,6 @@ class Daemon
             $this->reconcileAllSoon();
         }
         $this->maintenance = $maintenance;
-        $this->config->reload();
         if (!$this->config->appEnabled()) {
             $this->logger->info('Harp: the harpbridge app was disabled; harp:daemon stops (and systemd does not restart it)', ['app' => 'harpbridge']);
             $this->exitCode = self::EXIT_STOP;
@@ -280,7 +281,7 @@ class Daemon
             if ($delay === 0.0) {
                 $this->logger->debug("Harp: $folderId/$path held back: maintenance mode", ['app' => 'harpbridge']);
             }
-            $this->retry($folderId, $path, min(self::RETRY_MAX, max(self::RETRY_FIRST, $delay * 2)));
+            $this->retry($folderId, $path, $delay);
             return;
         }
         $m = $this->mapped[$folderId] ?? null;
@@ -289,10 +290,9 @@ class Daemon
             return;
         }
         try {
-            $folder = $this->folders->findFolderNode($m);
-            $storage = $folder->getStorage();
-            $internal = ltrim($folder->getInternalPath() . '/' . $path, '/');
-            $parent = ltrim((string) $folder->getInternalPath(), '/');
+            [$storage, $root] = $this->where($m);
+            $internal = ltrim("$root/$path", '/');
+            $parent = $root;
             foreach (explode('/', $path) as $segment) {
                 $storage->verifyPath($parent, $segment);
                 $parent = ltrim("$parent/$segment", '/');
@@ -305,27 +305,45 @@ class Daemon
                 $storage->releaseLock($internal, ILockingProvider::LOCK_SHARED, $this->locks);
             }
         } catch (LockedException) {
-            $next = $delay === 0.0 ? self::RETRY_FIRST : min(self::RETRY_MAX, $delay * 2);
             if ($delay === 0.0) {
                 $this->logger->info("Harp: $folderId/$path is locked in Nextcloud (an upload in progress?); it is brought into the file list when the lock is released", ['app' => 'harpbridge']);
             }
-            $this->retry($folderId, $path, $next);
+            $this->retry($folderId, $path, $delay);
         } catch (InvalidPathException $e) {
             $this->logger->warning("Harp: '$path' in folder '$folderId' arrived on disk but Nextcloud refuses its name, so it is not in the file list: " . $e->getMessage(), ['app' => 'harpbridge']);
         } catch (\Throwable $e) {
             $this->logger->error("Harp: could not bring $folderId/$path into Nextcloud's file cache (retried at the next reconcile): " . $e->getMessage(), ['app' => 'harpbridge', 'exception' => $e]);
-            $this->reconcileDue[$folderId] = min($this->reconcileDue[$folderId] ?? PHP_FLOAT_MAX, microtime(true) + self::RETRY_MAX);
+            $this->reconcileWithin($folderId, self::RETRY_MAX);
         }
     }
 
-    private function retry(string $folderId, string $path, float $delay): void
+    /** Tries $path again later: RETRY_FIRST after a first attempt, then twice the last wait, up to RETRY_MAX. */
+    private function retry(string $folderId, string $path, float $lastDelay): void
     {
+        $delay = $lastDelay === 0.0 ? self::RETRY_FIRST : min(self::RETRY_MAX, $lastDelay * 2);
         if (count($this->retries) >= self::RETRIES_KEPT) {
             // Too many to track one by one: the folder's reconcile finds them all.
-            $this->reconcileDue[$folderId] = min($this->reconcileDue[$folderId] ?? PHP_FLOAT_MAX, microtime(true) + $delay);
+            $this->reconcileWithin($folderId, $delay);
             return;
         }
         $this->retries["$folderId\0$path"] = [microtime(true) + $delay, $delay];
+    }
+
+    /** Reconciles $folderId in $seconds at the latest. */
+    private function reconcileWithin(string $folderId, float $seconds): void
+    {
+        $this->reconcileDue[$folderId] = min($this->reconcileDue[$folderId] ?? PHP_FLOAT_MAX, microtime(true) + $seconds);
+    }
+
+    /**
+     * Where a mapped folder is for Nextcloud now: the storage of its node
+     * (through the mapping's user) and its internal path there.
+     * @return array{0: \OCP\Files\Storage\IStorage, 1: string}
+     */
+    private function where(Mapping $m): array
+    {
+        $folder = $this->folders->findFolderNode($m);
+        return [$folder->getStorage(), trim((string) $folder->getInternalPath(), '/')];
     }
 
     /**
@@ -346,9 +364,7 @@ class Daemon
             return;
         }
         try {
-            $folder = $this->folders->findFolderNode($m);
-            $storage = $folder->getStorage();
-            $root = (string) $folder->getInternalPath();
+            [$storage, $root] = $this->where($m);
             $before = $storage->getCache()->get($root);
             $data = $storage->getScanner()->scan($root, IScanner::SCAN_RECURSIVE, IScanner::REUSE_ETAG | IScanner::REUSE_SIZE);
             $old = $before === false ? 0 : (int) $before['size'];
@@ -427,7 +443,6 @@ class Daemon
         if ($node === null) {
             return;
         }
-        $this->config->reload();
         $now = [];
         foreach ($this->folders->all() as $m) {
             $now[$m->folderId] = $m;

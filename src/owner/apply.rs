@@ -487,7 +487,7 @@ async fn record_conflicts(shared: &Arc<Shared>) {
 }
 
 /// An event about a path, with no version.
-fn path_event(kind: &str, folder: String, path: String) -> Event {
+pub(super) fn path_event(kind: &str, folder: String, path: String) -> Event {
     Event {
         kind: kind.into(),
         folder: Some(folder),

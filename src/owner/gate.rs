@@ -21,7 +21,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::{now_ms, Event, Shared};
+use super::{Event, Shared};
 use crate::error::{HarpError, Result};
 
 /// How long a `place` request waits for its answer.
@@ -80,15 +80,11 @@ impl Drop for Permit<'_> {
     }
 }
 
+/// `place` or `placed`: a path event with the request's token in `seq`.
 fn gate_event(kind: &str, folder: &str, path: &str, token: u64) -> Event {
     Event {
-        kind: kind.into(),
-        folder: Some(folder.into()),
-        path: Some(path.into()),
-        device: None,
-        hash: None,
         seq: Some(token),
-        time_ms: now_ms(),
+        ..super::apply::path_event(kind, folder.into(), path.into())
     }
 }
 
